@@ -1,0 +1,104 @@
+/**
+ * argv -> command -> exit code. Commands are loaded on demand so that
+ * `guardpost acl check` does not pay for the proxy's dependencies.
+ */
+import { readFileSync } from "node:fs";
+import { isGuardpostError } from "../errors.js";
+import type { Command, CommandIo } from "./io.js";
+
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
+
+const COMMANDS: readonly CommandEntry[] = [
+  { name: "serve", summary: "run the sidecar or gateway from a config file", load: async () => (await import("./serve.js")).serveCommand },
+  { name: "demo", summary: "run the proxy on a throwaway PKI with a sample upstream (what `npm start` runs)", load: async () => (await import("./demo.js")).demoCommand },
+  { name: "acl check", summary: "validate ACL files", load: async () => (await import("./acl-check.js")).aclCheckCommand },
+  { name: "acl test", summary: "run policy test files", load: async () => (await import("./acl-test.js")).aclTestCommand },
+  { name: "acl explain", summary: "show the decision and deciding entry for one request", load: async () => (await import("./acl-explain.js")).aclExplainCommand },
+];
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "usage: guardpost <command> [options]",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "  guardpost help <command>   details of one command",
+    "  guardpost --version        print the version",
+    "",
+    "exit codes: 0 success, 1 a failed check (test case, deny), 2 bad usage or invalid input",
+    "",
+  ].join("\n");
+}
+
+/** The longest command name that argv starts with, and the arguments after it. */
+function findCommand(argv: readonly string[]): { entry: CommandEntry; args: readonly string[] } | undefined {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(" ");
+    const entry = COMMANDS.find((c) => c.name === name);
+    if (entry) return { entry, args: argv.slice(words) };
+  }
+  return undefined;
+}
+
+export async function run(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [first] = argv;
+  if (first === undefined || first === "-h" || first === "--help") {
+    io.stdout.write(overview());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === "--version" || first === "-v" || first === "version") {
+    io.stdout.write(`guardpost ${version()}\n`);
+    return 0;
+  }
+  if (first === "help") {
+    if (argv.length === 1) {
+      io.stdout.write(overview());
+      return 0;
+    }
+    const found = findCommand(argv.slice(1));
+    if (!found) return unknownCommand(argv.slice(1), io);
+    io.stdout.write((await found.entry.load()).usage);
+    return 0;
+  }
+  const found = findCommand(argv);
+  if (!found) return unknownCommand(argv, io);
+  try {
+    const command = await found.entry.load();
+    if (found.args.includes("--help") || found.args.includes("-h")) {
+      io.stdout.write(command.usage);
+      return 0;
+    }
+    return await command.run(found.args, io);
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+function unknownCommand(argv: readonly string[], io: CommandIo): number {
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+  const hint = group.length > 0 ? ` (expected one of: ${group.map((c) => c.name).join(", ")})` : "; see `guardpost help`";
+  io.stderr.write(`guardpost: unknown command "${argv.slice(0, group.length > 0 ? 2 : 1).join(" ")}"${hint}\n`);
+  return 2;
+}
+
+/** Prints an error the way users read it: `file:line:col: message` for file errors. */
+export function reportError(err: unknown, io: CommandIo): number {
+  if (isGuardpostError(err)) {
+    io.stderr.write(`${err.format()}\n`);
+    return err.exitCode;
+  }
+  io.stderr.write(`guardpost: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 2;
+}
+

@@ -1,0 +1,182 @@
+/**
+ * Reading YAML files with positions. Config, ACL and policy-test loaders walk
+ * the parsed node tree through a `YamlSource`, so every error they raise can
+ * say `file:line:col: message` about the exact node that is wrong.
+ */
+import { readFileSync } from "node:fs";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from "yaml";
+import { GuardpostError, type ErrorCode, type SourcePosition } from "../errors.js";
+
+/** A key of a mapping with its value node; the key node carries the position. */
+export interface YamlEntry {
+  readonly key: string;
+  readonly keyNode: Scalar;
+  readonly value: Node | null;
+}
+
+export class YamlSource {
+  readonly file: string;
+  readonly text: string;
+  readonly doc: Document.Parsed;
+  private readonly lines: LineCounter;
+
+  private constructor(file: string, text: string, doc: Document.Parsed, lines: LineCounter) {
+    this.file = file;
+    this.text = text;
+    this.doc = doc;
+    this.lines = lines;
+  }
+
+  /** Parses `text` as one YAML document; syntax errors and duplicate keys throw with their position. */
+  static parse(file: string, text: string): YamlSource {
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
+    const source = new YamlSource(file, text, doc, lines);
+    const first = doc.errors[0];
+    if (first) {
+      const code: ErrorCode = first.code === "DUPLICATE_KEY" ? "GP_ERR_YAML_DUPLICATE_KEY" : "GP_ERR_YAML_SYNTAX";
+      const message =
+        first.code === "DUPLICATE_KEY"
+          ? `duplicate key ${JSON.stringify(source.text.slice(first.pos[0], first.pos[1]))}`
+          : conciseYamlMessage(first.message);
+      throw new GuardpostError(code, message, source.positionAt(first.pos[0]));
+    }
+    return source;
+  }
+
+  /** Reads and parses a file; a file that cannot be read throws GP_ERR_FILE_READ naming it. */
+  static read(file: string): YamlSource {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new GuardpostError("GP_ERR_FILE_READ", `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file }, { cause: err });
+    }
+    return YamlSource.parse(file, text);
+  }
+
+  /** The document's top-level node, or null for an empty file. */
+  get root(): Node | null {
+    return this.resolve(this.doc.contents as Node | null);
+  }
+
+  positionAt(offset: number): SourcePosition {
+    const { line, col } = this.lines.linePos(offset);
+    return { file: this.file, line, col };
+  }
+
+  /** The position of a node; the start of the file when there is no node (an empty document). */
+  position(node: Node | null | undefined): SourcePosition {
+    return this.positionAt(node?.range?.[0] ?? 0);
+  }
+
+  error(code: ErrorCode, node: Node | null | undefined, message: string): GuardpostError {
+    return new GuardpostError(code, message, this.position(node));
+  }
+
+  /** Follows an alias to the node it names, so `*anchor` reads like the anchored node. */
+  resolve(node: Node | null | undefined): Node | null {
+    if (node && isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null;
+    return node ?? null;
+  }
+
+  map(node: Node | null, what: string): YAMLMap<Node, Node | null> {
+    const resolved = this.resolve(node);
+    if (!isMap(resolved)) throw this.typeError(resolved, what, "a mapping");
+    return resolved as YAMLMap<Node, Node | null>;
+  }
+
+  seq(node: Node | null, what: string): YAMLSeq<Node | null> {
+    const resolved = this.resolve(node);
+    if (!isSeq(resolved)) throw this.typeError(resolved, what, "a list");
+    return resolved as YAMLSeq<Node | null>;
+  }
+
+  /** The entries of a mapping in file order; keys outside `allowed` are refused with the list of what is accepted. */
+  entries(node: Node | null, what: string, allowed?: readonly string[]): YamlEntry[] {
+    const map = this.map(node, what);
+    const out: YamlEntry[] = [];
+    for (const pair of map.items as Pair<Node, Node | null>[]) {
+      const keyNode = this.resolve(pair.key);
+      if (!isScalar(keyNode) || (typeof keyNode.value !== "string" && typeof keyNode.value !== "number")) {
+        throw this.error("GP_ERR_YAML_TYPE", keyNode ?? node, `keys of ${what} must be plain strings`);
+      }
+      const key = String(keyNode.value);
+      if (allowed && !allowed.includes(key)) {
+        throw this.error("GP_ERR_YAML_UNKNOWN_KEY", keyNode, `unknown key ${JSON.stringify(key)} in ${what} (expected one of ${allowed.join(", ")})`);
+      }
+      out.push({ key, keyNode, value: this.resolve(pair.value) });
+    }
+    return out;
+  }
+
+  /** Like `entries`, as a lookup table; `required` keys must be present. */
+  fields(node: Node | null, what: string, allowed: readonly string[], required: readonly string[] = []): Map<string, YamlEntry> {
+    const table = new Map<string, YamlEntry>();
+    for (const entry of this.entries(node, what, allowed)) table.set(entry.key, entry);
+    for (const key of required) {
+      if (!table.has(key)) throw this.error("GP_ERR_YAML_MISSING_KEY", this.resolve(node), `${what} is missing the required key ${JSON.stringify(key)}`);
+    }
+    return table;
+  }
+
+  string(node: Node | null, what: string): string {
+    const resolved = this.resolve(node);
+    if (!isScalar(resolved) || typeof resolved.value !== "string") throw this.typeError(resolved, what, "a string");
+    return resolved.value;
+  }
+
+  /**
+   * A scalar as the text the user wrote: `CN: 123` is the string "123", not a
+   * number, because certificate attribute values are always strings.
+   */
+  scalarText(node: Node | null, what: string): string {
+    const resolved = this.resolve(node);
+    if (!isScalar(resolved) || resolved.value === null || typeof resolved.value === "object") throw this.typeError(resolved, what, "a string");
+    if (typeof resolved.value === "string") return resolved.value;
+    const [start, end] = resolved.range ?? [0, 0];
+    return this.text.slice(start, end).trim();
+  }
+
+  number(node: Node | null, what: string): number {
+    const resolved = this.resolve(node);
+    if (!isScalar(resolved) || typeof resolved.value !== "number") throw this.typeError(resolved, what, "a number");
+    return resolved.value;
+  }
+
+  boolean(node: Node | null, what: string): boolean {
+    const resolved = this.resolve(node);
+    if (!isScalar(resolved) || typeof resolved.value !== "boolean") throw this.typeError(resolved, what, "true or false");
+    return resolved.value;
+  }
+
+  isNull(node: Node | null): boolean {
+    const resolved = this.resolve(node);
+    return resolved === null || (isScalar(resolved) && resolved.value === null);
+  }
+
+  typeError(node: Node | null, what: string, expected: string): GuardpostError {
+    return this.error("GP_ERR_YAML_TYPE", node, `${what} must be ${expected}, not ${describeNode(node)}`);
+  }
+}
+
+/** A short phrase for what a node is, for "must be a list, not a string" messages. */
+export function describeNode(node: Node | null): string {
+  if (node === null) return "empty";
+  if (isMap(node)) return "a mapping";
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) {
+    const value = node.value;
+    if (value === null) return "null";
+    if (typeof value === "string") return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+    if (typeof value === "number") return `the number ${value}`;
+    if (typeof value === "boolean") return `the boolean ${value}`;
+  }
+  return "an unsupported value";
+}
+
+/** The yaml library appends "at line N, column M" and a source excerpt; we give the position ourselves. */
+function conciseYamlMessage(message: string): string {
+  const firstLine = message.split("\n", 1)[0] ?? message;
+  return firstLine.replace(/ at line \d+, column \d+:?$/, "").trim();
+}

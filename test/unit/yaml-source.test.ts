@@ -1,0 +1,52 @@
+import { describe, expect, test } from "vitest";
+import { GuardpostError } from "../../src/errors.js";
+import { YamlSource } from "../../src/yaml/source.js";
+
+function failure(fn: () => unknown): GuardpostError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof GuardpostError) return err;
+    throw err;
+  }
+  throw new Error("expected a GuardpostError");
+}
+
+describe("YamlSource", () => {
+  test("a duplicate key is refused at the second key's line and column", () => {
+    const err = failure(() => YamlSource.parse("a.yaml", "top:\n  x: 1\n  x: 2\n"));
+    expect(err.code).toBe("GP_ERR_YAML_DUPLICATE_KEY");
+    expect(err.format()).toBe('a.yaml:3:3: duplicate key "x"');
+  });
+
+  test("a syntax error names the file, line and column without the library's excerpt", () => {
+    const err = failure(() => YamlSource.parse("b.yaml", "a: [1, 2\n"));
+    expect(err.code).toBe("GP_ERR_YAML_SYNTAX");
+    expect(err.format()).toMatch(/^b\.yaml:\d+:\d+: [^\n]+$/);
+  });
+
+  test("an unknown key lists the accepted keys", () => {
+    const src = YamlSource.parse("c.yaml", "tls: {}\nadmn: {}\n");
+    const err = failure(() => src.fields(src.root, "the config", ["tls", "admin"]));
+    expect(err.format()).toBe('c.yaml:2:1: unknown key "admn" in the config (expected one of tls, admin)');
+  });
+
+  test("a wrong type says what was expected and what was found", () => {
+    const src = YamlSource.parse("d.yaml", "paths:\n  - /x\n");
+    const [paths] = src.entries(src.root, "the ACL");
+    const err = failure(() => src.map(paths!.value, '"paths"'));
+    expect(err.format()).toBe('d.yaml:2:3: "paths" must be a mapping, not a list');
+  });
+
+  test("aliases read like the anchored node and scalars keep the text the user wrote", () => {
+    const src = YamlSource.parse("e.yaml", "a: &v 0123\nb: *v\n");
+    const [, b] = src.entries(src.root, "root");
+    expect(src.scalarText(b!.value, "b")).toBe("0123");
+  });
+
+  test("a missing file is GP_ERR_FILE_READ naming it", () => {
+    const err = failure(() => YamlSource.read("/nonexistent/guardpost.yaml"));
+    expect(err.code).toBe("GP_ERR_FILE_READ");
+    expect(err.format()).toBe("/nonexistent/guardpost.yaml: cannot read file: ENOENT");
+  });
+});
