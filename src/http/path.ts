@@ -1,0 +1,155 @@
+/**
+ * Request-target normalization: the one place that turns what a client sent
+ * into the path the ACL judges and the upstream receives. Pure; no I/O.
+ *
+ * Rules (SPEC section 5), with the incident each one answers:
+ * - origin-form only: absolute-form, authority-form and `*` are refused, so a
+ *   target's host part can never select what the ACL sees.
+ * - unreserved percent-encodings (RFC 3986 section 2.3) are decoded, other
+ *   encodings keep their bytes with upper-case hex (section 6.2.2.1).
+ * - `//` is merged and `.`/`..` resolved (section 5.2.4; Envoy CVE-2019-9901
+ *   `/public/../admin`, Istio CVE-2021-31920 `//admin`); `..` above the root is
+ *   refused rather than clamped.
+ * - refused because an upstream could read them differently from the ACL:
+ *   encoded `/` or `\` (Istio CVE-2021-31920), a raw `\`, NUL and control
+ *   bytes, a `#` fragment (Envoy CVE-2021-32779), dot segments hidden behind
+ *   `;` parameters (Tomcat `..;/`), double encoding (`%25` + two hex digits),
+ *   malformed escapes and bytes that are not allowed in a path.
+ * - decoding happens once; the query is passed through as sent.
+ */
+
+export type NormalizedTarget =
+  | { readonly ok: true; readonly path: string; readonly query: string }
+  | { readonly ok: false; readonly reason: string };
+
+/** Characters allowed raw in a path: pchar and "/" (RFC 3986 section 3.3) plus "%" for escapes. */
+const PATH_CHAR = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/%") PATH_CHAR[c.charCodeAt(0)] = 1;
+
+const UNRESERVED = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") UNRESERVED[c.charCodeAt(0)] = 1;
+
+const SLASH = 0x2f;
+const DOT = 0x2e;
+const PERCENT = 0x25;
+const QUESTION = 0x3f;
+const SEMICOLON = 0x3b;
+
+function refuse(reason: string): NormalizedTarget {
+  return { ok: false, reason };
+}
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  if (code >= 0x41 && code <= 0x46) return code - 0x37;
+  if (code >= 0x61 && code <= 0x66) return code - 0x57;
+  return -1;
+}
+
+/**
+ * Normalizes an HTTP request-target. Returns the path the ACL and the
+ * upstream both use, and the query (with its leading "?", or "") unchanged.
+ */
+export function normalizeTarget(target: string): NormalizedTarget {
+  if (target.charCodeAt(0) !== SLASH) {
+    return refuse(target === "*" ? "asterisk-form request-target" : "request-target is not origin-form (must start with /)");
+  }
+  let queryStart = target.indexOf("?");
+  if (queryStart === -1) queryStart = target.length;
+
+  // Fast path: nothing to decode, merge or resolve. Most requests take it.
+  let simple = true;
+  let prev = 0;
+  for (let i = 0; i < queryStart; i++) {
+    const code = target.charCodeAt(i);
+    if (code >= 128 || PATH_CHAR[code] === 0) return refuseChar(code);
+    if (code === PERCENT || (code === SLASH && prev === SLASH) || (code === DOT && prev === SLASH) || code === SEMICOLON) simple = false;
+    prev = code;
+  }
+  const query = queryStart === target.length ? "" : target.slice(queryStart);
+  const queryProblem = checkQuery(query);
+  if (queryProblem) return refuse(queryProblem);
+  if (simple) return { ok: true, path: queryStart === target.length ? target : target.slice(0, queryStart), query };
+
+  const segments: string[] = [];
+  const raw = target.slice(1, queryStart);
+  const parts = raw.split("/");
+  for (let index = 0; index < parts.length; index++) {
+    const rawSegment = parts[index]!;
+    const isLast = index === parts.length - 1;
+    if (rawSegment === "" && !isLast) continue; // `//` merges
+    const decoded = decodeSegment(rawSegment);
+    if (typeof decoded !== "string") return refuse(decoded.reason);
+    if (decoded === ".") {
+      if (isLast) segments.push("");
+      continue;
+    }
+    if (decoded === "..") {
+      if (segments.length === 0) return refuse("path climbs above the root with ..");
+      segments.pop();
+      if (isLast) segments.push("");
+      continue;
+    }
+    if (hidesDotSegment(decoded)) return refuse("dot segment hidden behind ; parameters");
+    segments.push(decoded);
+  }
+  return { ok: true, path: `/${segments.join("/")}`, query };
+}
+
+/**
+ * `..;x` is a dot segment to servlet containers, which strip `;` parameters
+ * before resolving dots (the Tomcat `..;/` bypass); `%3B` is included because
+ * some servers decode it before stripping.
+ */
+function hidesDotSegment(segment: string): boolean {
+  if (segment.charCodeAt(0) !== DOT) return false;
+  const semicolon = segment.search(/;|%3B/);
+  if (semicolon === -1) return false;
+  const head = segment.slice(0, semicolon);
+  return head === "." || head === "..";
+}
+
+function refuseChar(code: number): NormalizedTarget {
+  if (code === 0) return refuse("NUL byte in path");
+  if (code < 0x20 || code === 0x7f) return refuse("control byte in path");
+  if (code === 0x5c) return refuse("backslash in path");
+  if (code === 0x23) return refuse("fragment (#) in request-target");
+  if (code >= 128) return refuse("non-ASCII byte in path (must be percent-encoded)");
+  return refuse(`character ${JSON.stringify(String.fromCharCode(code))} is not allowed in a path`);
+}
+
+function checkQuery(query: string): string | undefined {
+  for (let i = 1; i < query.length; i++) {
+    const code = query.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f) return code === 0 ? "NUL byte in query" : "control byte or space in query";
+    if (code === 0x23) return "fragment (#) in request-target";
+  }
+  return undefined;
+}
+
+/**
+ * Decodes one segment's unreserved escapes and upper-cases the hex of the
+ * rest. Escapes whose meaning differs between servers are refused.
+ */
+function decodeSegment(segment: string): string | { reason: string } {
+  if (segment.indexOf("%") === -1) return segment;
+  let out = "";
+  let from = 0;
+  for (let i = segment.indexOf("%"); i !== -1; i = segment.indexOf("%", i + 3)) {
+    const hi = hexValue(segment.charCodeAt(i + 1));
+    const lo = hexValue(segment.charCodeAt(i + 2));
+    if (hi < 0 || lo < 0) return { reason: "malformed percent-encoding" };
+    const byte = hi * 16 + lo;
+    if (byte === SLASH) return { reason: "encoded / (%2F) in path" };
+    if (byte === 0x5c) return { reason: "encoded backslash (%5C) in path" };
+    if (byte === 0) return { reason: "encoded NUL (%00) in path" };
+    if (byte < 0x20 || byte === 0x7f) return { reason: "encoded control byte in path" };
+    if (byte === PERCENT && hexValue(segment.charCodeAt(i + 3)) >= 0 && hexValue(segment.charCodeAt(i + 4)) >= 0) {
+      return { reason: "double percent-encoding (%25 followed by two hex digits)" };
+    }
+    out += segment.slice(from, i);
+    out += byte < 128 && UNRESERVED[byte] === 1 ? String.fromCharCode(byte) : `%${segment[i + 1]!.toUpperCase()}${segment[i + 2]!.toUpperCase()}`;
+    from = i + 3;
+  }
+  return out + segment.slice(from);
+}
