@@ -32,7 +32,6 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 const SLASH = 0x2f;
 const DOT = 0x2e;
 const PERCENT = 0x25;
-const QUESTION = 0x3f;
 const SEMICOLON = 0x3b;
 
 function refuse(reason: string): NormalizedTarget {
