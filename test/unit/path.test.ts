@@ -6,7 +6,7 @@ const accepted: ReadonlyArray<readonly [string, string, string]> = [
   ["/", "/", ""],
   ["/user", "/user", ""],
   ["/user/", "/user/", ""],
-  ["/user?x=1&y=%2F", "/user", "?x=1&y=%2F", ""],
+  ["/user?x=1&y=%2F", "/user", "?x=1&y=%2F"],
   ["//admin", "/admin", ""],
   ["/a//b///c", "/a/b/c", ""],
   ["/public/../admin", "/admin", ""],
