@@ -4,7 +4,7 @@
  * say `file:line:col: message` about the exact node that is wrong.
  */
 import { readFileSync } from "node:fs";
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from "yaml";
 import { GuardpostError, type ErrorCode, type SourcePosition } from "../errors.js";
 
 /** A key of a mapping with its value node; the key node carries the position. */
@@ -34,12 +34,12 @@ export class YamlSource {
     const source = new YamlSource(file, text, doc, lines);
     const first = doc.errors[0];
     if (first) {
-      const code: ErrorCode = first.code === "DUPLICATE_KEY" ? "GP_ERR_YAML_DUPLICATE_KEY" : "GP_ERR_YAML_SYNTAX";
-      const message =
-        first.code === "DUPLICATE_KEY"
-          ? `duplicate key ${JSON.stringify(source.text.slice(first.pos[0], first.pos[1]))}`
-          : conciseYamlMessage(first.message);
-      throw new GuardpostError(code, message, source.positionAt(first.pos[0]));
+      if (first.code === "DUPLICATE_KEY") {
+        throw new GuardpostError("GP_ERR_YAML_DUPLICATE_KEY", `duplicate key ${JSON.stringify(keyAt(doc, first.pos[0]) ?? source.text.slice(first.pos[0], first.pos[1]))}`, source.positionAt(first.pos[0]));
+      }
+      const star = unquotedStarKey(text, first.pos[0]);
+      if (star !== undefined) throw new GuardpostError("GP_ERR_YAML_SYNTAX", `an unquoted * key starts a YAML alias; write "*" (with quotes)`, source.positionAt(star));
+      throw new GuardpostError("GP_ERR_YAML_SYNTAX", conciseYamlMessage(first.message), source.positionAt(first.pos[0]));
     }
     return source;
   }
@@ -72,6 +72,21 @@ export class YamlSource {
 
   error(code: ErrorCode, node: Node | null | undefined, message: string): GuardpostError {
     return new GuardpostError(code, message, this.position(node));
+  }
+
+  /**
+   * Runs a parser that knows nothing of files (a `--peer` spec, a request
+   * line) on a node's value; a GuardpostError it throws without a position
+   * is rethrown at the node, so users still get `file:line:col` (and the
+   * name of another file the error was about, e.g. `a.yaml:3:5: web.pem: ...`).
+   */
+  at<T>(node: Node | null | undefined, parse: () => T): T {
+    try {
+      return parse();
+    } catch (err) {
+      if (err instanceof GuardpostError && !err.position) throw new GuardpostError(err.code, err.format(), this.position(node), { cause: err });
+      throw err;
+    }
   }
 
   /** Follows an alias to the node it names, so `*anchor` reads like the anchored node. */
@@ -173,6 +188,33 @@ export function describeNode(node: Node | null): string {
     if (typeof value === "boolean") return `the boolean ${value}`;
   }
   return "an unsupported value";
+}
+
+/** The key that starts at `offset` (the library reports only where a duplicate key starts). */
+function keyAt(doc: Document.Parsed, offset: number): string | undefined {
+  let key: string | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      const node = pair.key as Node | null;
+      if (isScalar(node) && node.range?.[0] === offset) {
+        key = String(node.value);
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return key;
+}
+
+/**
+ * An unquoted `*` key (`*: [OU=ops]`) is a YAML alias, and the parser's
+ * complaint about it says nothing of that; ACLs write "any method" as a `"*"`
+ * key. Returns the offset of the `*` when the error's line starts with one.
+ */
+function unquotedStarKey(text: string, offset: number): number | undefined {
+  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+  const match = /^(\s*(?:- )?)\*\s*:/.exec(text.slice(lineStart, offset + 1));
+  return match ? lineStart + match[1]!.length : undefined;
 }
 
 /** The yaml library appends "at line N, column M" and a source excerpt; we give the position ourselves. */

@@ -49,4 +49,24 @@ describe("YamlSource", () => {
     expect(err.code).toBe("GP_ERR_FILE_READ");
     expect(err.format()).toBe("/nonexistent/guardpost.yaml: cannot read file: ENOENT");
   });
+
+  test("a duplicate key is named in full, however it is quoted", () => {
+    expect(failure(() => YamlSource.parse("f.yaml", "paths:\n  /user: 1\n  /user: 2\n")).format()).toBe('f.yaml:3:3: duplicate key "/user"');
+    expect(failure(() => YamlSource.parse("g.yaml", 'a: {"x y": 1, "x y": 2}\n')).format()).toBe('g.yaml:1:15: duplicate key "x y"');
+  });
+
+  test("an unquoted * key is explained as the YAML alias it is, at the *", () => {
+    const err = failure(() => YamlSource.parse("h.yaml", "paths:\n  /admin/**:\n    *: [OU=ops]\n"));
+    expect(err.code).toBe("GP_ERR_YAML_SYNTAX");
+    expect(err.format()).toBe('h.yaml:3:5: an unquoted * key starts a YAML alias; write "*" (with quotes)');
+  });
+
+  test("at() places a position-less error at a node, keeping the file it named", () => {
+    const src = YamlSource.parse("i.yaml", "peer: x\n");
+    const [peer] = src.entries(src.root, "root");
+    const inner = () => {
+      throw new GuardpostError("GP_ERR_PEER_CERT", "not a certificate", { file: "web.pem" });
+    };
+    expect(failure(() => src.at(peer!.value, inner)).format()).toBe("i.yaml:1:7: web.pem: not a certificate");
+  });
 });
