@@ -28,6 +28,7 @@ export const ERROR_CODES = Object.freeze({
   GP_ERR_ACL_UNKNOWN_ATTRIBUTE: usage("a principal names an attribute that is not CN OU O L ST C DNS URI IP EMAIL"),
   GP_ERR_ACL_BAD_PRINCIPAL: usage("a principal is not \"*\", ATTR=VALUE, an attribute map or \"@group\""),
   GP_ERR_ACL_UNKNOWN_GROUP: usage("a principal refers to a group that is not defined"),
+  GP_ERR_ACL_BAD_GROUP: usage("a group name is malformed or groups refer to each other in a cycle"),
   GP_ERR_ACL_BAD_METHOD: usage("a method is not an HTTP token or \"*\""),
   GP_ERR_ACL_BAD_PATH: usage("a path pattern is malformed"),
   GP_ERR_ACL_DUPLICATE_PATH: usage("two path patterns in one ACL match exactly the same paths"),

@@ -1,0 +1,163 @@
+/**
+ * ACL file (SPEC section 3) -> immutable CompiledAcl. Everything is checked
+ * and built here, once: patterns parsed and normalized, duplicates refused,
+ * principals compiled to predicates, HEAD's fallback to GET resolved, and
+ * every Decision the ACL can give created. Loading is synchronous and has no
+ * side effects, so the proxy can load a changed file, and swap it in only if
+ * this returned.
+ */
+import { isScalar, type Node } from "yaml";
+import type { SourcePosition } from "../errors.js";
+import type { PeerAttributes } from "../identity/attributes.js";
+import { describeNode, YamlSource } from "../yaml/source.js";
+import { decide, evaluate, type Decision, type DecisionRequest, type DecisionTable, type MethodRule, type PathRule } from "./decide.js";
+import { parsePathPattern, type PathPattern } from "./path-pattern.js";
+import { buildTrie } from "./path-trie.js";
+import { PrincipalCompiler, type Principal } from "./principal.js";
+
+export type AclMode = "enforce" | "audit";
+
+/** One method entry of one path, where it is written, and whom it grants. */
+export interface AclEntry {
+  /** `METHOD pattern`, as `Decision.entry` names it: `GET /user/{id}`, `* /admin/**`. */
+  readonly entry: string;
+  /** The method key: a method token or "*". */
+  readonly method: string;
+  /** The path pattern as written. */
+  readonly path: string;
+  /** The principals as decisions show them, groups expanded (`OU=web via @frontends`). */
+  readonly principals: readonly string[];
+  /** Where the method key is. */
+  readonly position: SourcePosition;
+}
+
+export interface CompiledAcl {
+  readonly file: string;
+  /** `enforce` (default) or `audit`: in audit mode the proxy reports denials but lets the requests through. */
+  readonly mode: AclMode;
+  /** Every entry in file order. */
+  readonly entries: readonly AclEntry[];
+  /** For libraries and tools: normalizes the request-target (the query plays no part) and accepts a loosely written peer. */
+  decide(request: DecisionRequest): Decision;
+  /** For the proxy: `normalizedPath` from `normalizeTarget`, `peer` from `peerAttributesFromCertificate`. Allocates nothing. */
+  evaluate(method: string, normalizedPath: string, peer: PeerAttributes): Decision;
+}
+
+const TOP_LEVEL_KEYS = ["version", "mode", "groups", "paths"] as const;
+const MODES: readonly AclMode[] = ["enforce", "audit"];
+
+/** RFC 9110 section 5.6.2: token = 1*tchar. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 section 9 and RFC 5789: methods people write in another case by mistake. */
+const STANDARD_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
+
+export function isHttpToken(text: string): boolean {
+  return TOKEN.test(text);
+}
+
+/** Reads, validates and compiles an ACL file; throws GuardpostError with `file:line:col`. */
+export function loadAcl(file: string): CompiledAcl {
+  return compileSource(YamlSource.read(file));
+}
+
+/** Like `loadAcl` for text already read; `file` is the name errors use. */
+export function compileAcl(file: string, text: string): CompiledAcl {
+  return compileSource(YamlSource.parse(file, text));
+}
+
+function compileSource(src: YamlSource): CompiledAcl {
+  const fields = src.fields(src.root, "the ACL", TOP_LEVEL_KEYS, ["version", "paths"]);
+
+  const version = fields.get("version")!.value;
+  if (!isScalar(version) || version.value !== 1) {
+    const where = version ?? fields.get("version")!.keyNode;
+    if (isScalar(version) && typeof version.value === "number") throw src.error("GP_ERR_ACL_VERSION", where, `unsupported version ${version.value} (expected 1)`);
+    throw src.error("GP_ERR_ACL_VERSION", where, `"version" must be the number 1, not ${describeNode(version)}`);
+  }
+
+  let mode: AclMode = "enforce";
+  const modeField = fields.get("mode");
+  if (modeField) {
+    const text = src.string(modeField.value, '"mode"');
+    if (!MODES.includes(text as AclMode)) throw src.error("GP_ERR_ACL_BAD_MODE", modeField.value, `unknown mode ${JSON.stringify(text)} (expected enforce or audit)`);
+    mode = text as AclMode;
+  }
+
+  const principals = new PrincipalCompiler(src, fields.get("groups")?.value ?? null);
+
+  const entries: AclEntry[] = [];
+  const exact = new Map<string, PathRule>();
+  const patterns: { segments: PathPattern["segments"]; value: PathRule }[] = [];
+  const seen = new Map<string, { text: string; line: number }>();
+
+  for (const { key, keyNode, value } of src.entries(fields.get("paths")!.value, '"paths"')) {
+    const pattern = src.at(keyNode, () => parsePathPattern(key));
+    const earlier = seen.get(pattern.key);
+    if (earlier) {
+      const same = earlier.text === pattern.text ? "" : ` as ${JSON.stringify(earlier.text)}`;
+      throw src.error("GP_ERR_ACL_DUPLICATE_PATH", keyNode, `path ${JSON.stringify(key)} matches the same paths${same} on line ${earlier.line}`);
+    }
+    seen.set(pattern.key, { text: pattern.text, line: src.position(keyNode).line });
+
+    const methods = new Map<string, MethodRule>();
+    let anyMethod: MethodRule | null = null;
+    for (const method of src.entries(value, `path ${JSON.stringify(key)}`)) {
+      checkMethod(src, method.key, method.keyNode);
+      const entry = `${method.key} ${key}`;
+      const granted = principals.list(method.value, `the principals of ${entry}`);
+      const rule = methodRule(entry, granted);
+      if (method.key === "*") anyMethod = rule;
+      else methods.set(method.key, rule);
+      entries.push(Object.freeze({ entry, method: method.key, path: key, principals: Object.freeze(granted.map((p) => p.text)), position: src.position(method.keyNode) }));
+    }
+    // Only reached when there is no "*" entry, so the methods listed are all the path has.
+    const noMethod = noMethodDecision(key, [...methods.keys()]);
+    // SPEC 3: HEAD without an entry of its own uses GET's, then "*" (the lookup's fallback).
+    const get = methods.get("GET");
+    if (get && !methods.has("HEAD")) methods.set("HEAD", get);
+
+    const rule: PathRule = Object.freeze({ methods, anyMethod, noMethod });
+    if (pattern.exact !== null) {
+      exact.set(pattern.exact, rule);
+      // A trailing slash never changes the decision; storing both spellings keeps the lookup a single Map.get.
+      if (pattern.exact !== "/") exact.set(`${pattern.exact}/`, rule);
+    } else {
+      patterns.push({ segments: pattern.segments, value: rule });
+    }
+  }
+
+  const table: DecisionTable = Object.freeze({ exact, patterns: buildTrie(patterns) });
+  return Object.freeze({
+    file: src.file,
+    mode,
+    entries: Object.freeze(entries),
+    decide: (request: DecisionRequest) => decide(table, request),
+    evaluate: (method: string, normalizedPath: string, peer: PeerAttributes) => evaluate(table, method, normalizedPath, peer),
+  });
+}
+
+function checkMethod(src: YamlSource, method: string, node: Node): void {
+  if (method === "*") return;
+  if (!isHttpToken(method)) {
+    throw src.error("GP_ERR_ACL_BAD_METHOD", node, `bad method ${JSON.stringify(method)} (expected an HTTP method token such as GET, or "*" for any method)`);
+  }
+  const upper = method.toUpperCase();
+  if (upper !== method && STANDARD_METHODS.has(upper)) {
+    throw src.error("GP_ERR_ACL_BAD_METHOD", node, `bad method ${JSON.stringify(method)}: methods are case-sensitive (write ${upper})`);
+  }
+}
+
+function methodRule(entry: string, principals: readonly Principal[]): MethodRule {
+  const grants = principals.map((p) => Object.freeze({ matches: p.matches, decision: decision(true, entry, `granted to ${p.text}`) }));
+  const deny = principals.length === 0 ? decision(false, entry, `${entry} grants no one (its list is empty)`) : decision(false, entry, `no principal of ${entry} matches the peer`);
+  return Object.freeze({ grants: Object.freeze(grants), deny });
+}
+
+function noMethodDecision(path: string, methods: readonly string[]): Decision {
+  const has = methods.length === 0 ? "it has no entries" : `it has ${methods.join(", ")}`;
+  return decision(false, null, `path ${path} has no entry for this method (${has})`);
+}
+
+function decision(allow: boolean, entry: string | null, reason: string): Decision {
+  return Object.freeze({ allow, entry, reason });
+}

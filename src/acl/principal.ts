@@ -1,0 +1,199 @@
+/**
+ * Principals: who an ACL entry grants. Each principal is compiled once, at
+ * load time, into a predicate over canonical peer attributes: plain string
+ * equality for a value without `*`, a prefix/suffix/infix scan for a glob
+ * (no regular expressions, so no pattern can be slow), and group references
+ * inlined.
+ *
+ *   "*"                      any peer that completed the mTLS handshake
+ *   ATTR=VALUE               one attribute; VALUE may use * for any run of characters
+ *   {OU: payments, CN: api-*} all listed attributes must match
+ *   "@group"                 the principals of a group (groups may use groups; cycles are refused)
+ */
+import type { Node } from "yaml";
+import { isMap, isScalar } from "yaml";
+import { attributeNamed, canonicalValue, unknownAttributeMessage, type Attribute, type PeerAttributes } from "../identity/attributes.js";
+import { describeNode, type YamlSource } from "../yaml/source.js";
+
+export type PeerPredicate = (peer: PeerAttributes) => boolean;
+
+export interface Principal {
+  /** How the principal reads in decisions: `OU=web`, `{OU: payments, CN: api-*}`, `OU=web via @frontends`. */
+  readonly text: string;
+  readonly matches: PeerPredicate;
+}
+
+const EXPECTED_PRINCIPAL = `"*", ATTR=VALUE, an attribute map such as {OU: web, CN: "web-*"}, or "@group"`;
+const GROUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+const anyPeer: PeerPredicate = () => true;
+
+/** A matcher for one attribute value; `*` matches any run of characters, including none. */
+export function valueMatcher(pattern: string): (value: string) => boolean {
+  const star = pattern.indexOf("*");
+  if (star === -1) return (value) => value === pattern;
+  const parts = pattern.split("*");
+  const prefix = parts[0]!;
+  const suffix = parts[parts.length - 1]!;
+  const middle = parts.slice(1, -1).filter((p) => p !== "");
+  const minLength = prefix.length + suffix.length + middle.reduce((n, p) => n + p.length, 0);
+  return (value) => {
+    if (value.length < minLength || !value.startsWith(prefix) || !value.endsWith(suffix)) return false;
+    // Leftmost placement of each middle part is optimal for `*`-only globs.
+    let from = prefix.length;
+    const limit = value.length - suffix.length;
+    for (let i = 0; i < middle.length; i++) {
+      const at = value.indexOf(middle[i]!, from);
+      if (at === -1 || at + middle[i]!.length > limit) return false;
+      from = at + middle[i]!.length;
+    }
+    return true;
+  };
+}
+
+function attributePredicate(attribute: Attribute, pattern: string): PeerPredicate {
+  if (pattern.indexOf("*") === -1) {
+    const wanted = canonicalValue(attribute, pattern);
+    return (peer) => {
+      const values = peer[attribute];
+      return values !== undefined && values.includes(wanted);
+    };
+  }
+  const match = valueMatcher(pattern);
+  return (peer) => {
+    const values = peer[attribute];
+    if (values === undefined) return false;
+    for (let i = 0; i < values.length; i++) if (match(values[i]!)) return true;
+    return false;
+  };
+}
+
+function allOf(predicates: readonly PeerPredicate[]): PeerPredicate {
+  if (predicates.length === 1) return predicates[0]!;
+  return (peer) => {
+    for (let i = 0; i < predicates.length; i++) if (!predicates[i]!(peer)) return false;
+    return true;
+  };
+}
+
+/** One predicate for a list of principals: any of them. */
+export function anyOf(principals: readonly Principal[]): PeerPredicate {
+  if (principals.length === 1) return principals[0]!.matches;
+  return (peer) => {
+    for (let i = 0; i < principals.length; i++) if (principals[i]!.matches(peer)) return true;
+    return false;
+  };
+}
+
+interface GroupDefinition {
+  readonly keyNode: Node;
+  readonly value: Node | null;
+  principals: readonly Principal[] | undefined;
+}
+
+/**
+ * Compiles principal lists from one YAML file. Groups are defined up front
+ * and all resolved immediately, so a bad principal in a group that no path
+ * uses is still an error, and a cycle is reported at the reference that
+ * closes it.
+ */
+export class PrincipalCompiler {
+  private readonly src: YamlSource;
+  private readonly groups = new Map<string, GroupDefinition>();
+  /** The groups being resolved, outermost first: the path a cycle takes. */
+  private readonly resolving: string[] = [];
+
+  constructor(src: YamlSource, groupsNode: Node | null = null) {
+    this.src = src;
+    if (groupsNode === null || src.isNull(groupsNode)) return;
+    for (const { key, keyNode, value } of src.entries(groupsNode, '"groups"')) {
+      if (!GROUP_NAME.test(key)) {
+        throw src.error("GP_ERR_ACL_BAD_GROUP", keyNode, `bad group name ${JSON.stringify(key)} (expected letters, digits, "_", "." or "-", used as "@name")`);
+      }
+      this.groups.set(key, { keyNode, value, principals: undefined });
+    }
+    for (const [name, group] of this.groups) this.group(name, group.keyNode);
+  }
+
+  /** A list of principals (`[OU=web, "@frontends"]`); an empty list grants nobody. */
+  list(node: Node | null, what: string): readonly Principal[] {
+    const out: Principal[] = [];
+    for (const item of this.src.seq(node, what).items) {
+      const resolved = this.src.resolve(item);
+      if (isMap(resolved)) {
+        out.push(this.attributeMap(resolved));
+        continue;
+      }
+      if (!isScalar(resolved) || typeof resolved.value !== "string") {
+        throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", resolved ?? node, `a principal must be ${EXPECTED_PRINCIPAL}, not ${describeNode(resolved)}`);
+      }
+      const text = resolved.value;
+      if (text.startsWith("@")) {
+        const name = text.slice(1);
+        if (!this.groups.has(name)) throw this.src.error("GP_ERR_ACL_UNKNOWN_GROUP", resolved, `unknown group ${JSON.stringify(text)} (${this.knownGroups()})`);
+        out.push(...this.group(name, resolved));
+        continue;
+      }
+      out.push(this.stringPrincipal(resolved, text));
+    }
+    return out;
+  }
+
+  /** The principals of a group, each shown as `... via @name`. */
+  private group(name: string, reference: Node): readonly Principal[] {
+    const group = this.groups.get(name)!;
+    if (!group.principals) {
+      const open = this.resolving.indexOf(name);
+      if (open !== -1) {
+        const cycle = [...this.resolving.slice(open), name].map((g) => `@${g}`).join(" -> ");
+        throw this.src.error("GP_ERR_ACL_BAD_GROUP", reference, `groups refer to each other in a cycle: ${cycle}`);
+      }
+      this.resolving.push(name);
+      group.principals = this.list(group.value, `group "${name}"`);
+      this.resolving.pop();
+    }
+    return group.principals.map((p) => ({ text: `${p.text} via @${name}`, matches: p.matches }));
+  }
+
+  private knownGroups(): string {
+    return this.groups.size === 0 ? "no groups are defined" : `defined groups: ${[...this.groups.keys()].map((g) => `@${g}`).join(", ")}`;
+  }
+
+  private stringPrincipal(node: Node, text: string): Principal {
+    if (text === "*") return { text: '"*"', matches: anyPeer };
+    const eq = text.indexOf("=");
+    if (eq === -1) throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `bad principal ${JSON.stringify(text)} (expected ${EXPECTED_PRINCIPAL})`);
+    const name = text.slice(0, eq);
+    const attribute = attributeNamed(name);
+    if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", node, unknownAttributeMessage(name));
+    const value = text.slice(eq + 1);
+    if (value === "") throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `empty value in principal ${JSON.stringify(text)} (write ${attribute}=* for any value)`);
+    return { text: `${attribute}=${value}`, matches: attributePredicate(attribute, value) };
+  }
+
+  private attributeMap(node: Node): Principal {
+    const entries = this.src.entries(node, "an attribute map");
+    if (entries.length === 0) {
+      throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `empty attribute map (list attributes such as {OU: web, CN: "web-*"}, or use "*" for any peer)`);
+    }
+    const parts: string[] = [];
+    const predicates: PeerPredicate[] = [];
+    for (const { key, keyNode, value } of entries) {
+      const attribute = attributeNamed(key);
+      if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", keyNode, unknownAttributeMessage(key));
+      const resolved = this.src.resolve(value);
+      if (!isScalar(resolved) || resolved.value === null || typeof resolved.value === "object") {
+        throw this.src.error(
+          "GP_ERR_ACL_BAD_PRINCIPAL",
+          resolved ?? keyNode,
+          `the value of ${attribute} must be a string, not ${describeNode(resolved)} (one value per attribute; list several principals for alternatives)`,
+        );
+      }
+      const text = this.src.scalarText(resolved, `the value of ${attribute}`);
+      if (text === "") throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", resolved, `empty value for ${attribute} (write "*" for any value)`);
+      parts.push(`${attribute}: ${text}`);
+      predicates.push(attributePredicate(attribute, text));
+    }
+    return { text: `{${parts.join(", ")}}`, matches: allOf(predicates) };
+  }
+}
