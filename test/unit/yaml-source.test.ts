@@ -55,6 +55,12 @@ describe("YamlSource", () => {
     expect(failure(() => YamlSource.parse("g.yaml", 'a: {"x y": 1, "x y": 2}\n')).format()).toBe('g.yaml:1:15: duplicate key "x y"');
   });
 
+  test("the earliest duplicate is reported, inner or outer; 1 and \"1\" are different keys", () => {
+    expect(failure(() => YamlSource.parse("j.yaml", "a:\n  x: 1\n  x: 2\nb: 1\nb: 2\n")).format()).toBe('j.yaml:3:3: duplicate key "x"');
+    expect(failure(() => YamlSource.parse("k.yaml", "a: 1\nb:\n  x: 1\n  x: 2\na: 2\n")).format()).toBe('k.yaml:4:3: duplicate key "x"');
+    expect(() => YamlSource.parse("l.yaml", '1: a\n"1": b\n')).not.toThrow();
+  });
+
   test("an unquoted * key is explained as the YAML alias it is, at the *", () => {
     const err = failure(() => YamlSource.parse("h.yaml", "paths:\n  /admin/**:\n    *: [OU=ops]\n"));
     expect(err.code).toBe("GP_ERR_YAML_SYNTAX");
