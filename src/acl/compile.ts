@@ -10,10 +10,9 @@ import { isScalar, type Node } from "yaml";
 import type { SourcePosition } from "../errors.js";
 import type { PeerAttributes } from "../identity/attributes.js";
 import { describeNode, YamlSource } from "../yaml/source.js";
-import { decide, evaluate, type Decision, type DecisionRequest, type DecisionTable, type MethodRule, type PathRule } from "./decide.js";
+import { decide, DecisionTableBuilder, evaluate, type Decision, type DecisionRequest, type EntrySpec } from "./decide.js";
 import { parsePathPattern, type PathPattern } from "./path-pattern.js";
-import { buildTrie } from "./path-trie.js";
-import { PrincipalCompiler, type Principal } from "./principal.js";
+import { PrincipalCompiler } from "./principal.js";
 
 export type AclMode = "enforce" | "audit";
 
@@ -86,9 +85,11 @@ function compileSource(src: YamlSource): CompiledAcl {
   const principals = new PrincipalCompiler(src, fields.get("groups")?.value ?? null);
 
   const entries: AclEntry[] = [];
-  const exact = new Map<string, PathRule>();
-  const patterns: { segments: PathPattern["segments"]; value: PathRule }[] = [];
   const seen = new Map<string, { text: string; line: number }>();
+  const builder = new DecisionTableBuilder();
+  const exact = new Map<string, number>();
+  const patterns: { segments: PathPattern["segments"]; value: number }[] = [];
+  const intern = interner();
 
   for (const { key, keyNode, value } of src.entries(fields.get("paths")!.value, '"paths"')) {
     const pattern = src.at(keyNode, () => parsePathPattern(key));
@@ -99,34 +100,33 @@ function compileSource(src: YamlSource): CompiledAcl {
     }
     seen.set(pattern.key, { text: pattern.text, line: src.position(keyNode).line });
 
-    const methods = new Map<string, MethodRule>();
-    let anyMethod: MethodRule | null = null;
+    const methods = new Map<string, EntrySpec>();
+    let anyMethod: EntrySpec | null = null;
     for (const method of src.entries(value, `path ${JSON.stringify(key)}`)) {
       checkMethod(src, method.key, method.keyNode);
       const entry = `${method.key} ${key}`;
       const granted = principals.list(method.value, `the principals of ${entry}`);
-      const rule = methodRule(entry, granted);
-      if (method.key === "*") anyMethod = rule;
-      else methods.set(method.key, rule);
+      const spec: EntrySpec = {
+        grants: granted.map((p) => ({ matches: p.matches, allow: { allow: true, entry, reason: intern(`granted to ${p.text}`) } })),
+        deny: { allow: false, entry, reason: granted.length === 0 ? `${entry} grants no one (its list is empty)` : `no principal of ${entry} matches the peer` },
+      };
+      if (method.key === "*") anyMethod = spec;
+      else methods.set(method.key, spec);
       entries.push(Object.freeze({ entry, method: method.key, path: key, principals: Object.freeze(granted.map((p) => p.text)), position: src.position(method.keyNode) }));
     }
     // Only reached when there is no "*" entry, so the methods listed are all the path has.
-    const noMethod = noMethodDecision(key, [...methods.keys()]);
+    const has = methods.size === 0 ? "it has no entries" : `it has ${[...methods.keys()].join(", ")}`;
+    const noMethod = { allow: false, entry: null, reason: `path ${key} has no entry for this method (${has})` };
     // SPEC 3: HEAD without an entry of its own uses GET's, then "*" (the lookup's fallback).
     const get = methods.get("GET");
-    if (get && !methods.has("HEAD")) methods.set("HEAD", get);
+    if (get !== undefined && !methods.has("HEAD")) methods.set("HEAD", get);
 
-    const rule: PathRule = Object.freeze({ methods, anyMethod, noMethod });
-    if (pattern.exact !== null) {
-      exact.set(pattern.exact, rule);
-      // A trailing slash never changes the decision; storing both spellings keeps the lookup a single Map.get.
-      if (pattern.exact !== "/") exact.set(`${pattern.exact}/`, rule);
-    } else {
-      patterns.push({ segments: pattern.segments, value: rule });
-    }
+    const rule = builder.rule(methods, anyMethod, noMethod);
+    if (pattern.exact !== null) exact.set(pattern.exact, rule);
+    else patterns.push({ segments: pattern.segments, value: rule });
   }
 
-  const table: DecisionTable = Object.freeze({ exact, patterns: buildTrie(patterns) });
+  const table = builder.build(exact, patterns);
   return Object.freeze({
     file: src.file,
     mode,
@@ -147,17 +147,13 @@ function checkMethod(src: YamlSource, method: string, node: Node): void {
   }
 }
 
-function methodRule(entry: string, principals: readonly Principal[]): MethodRule {
-  const grants = principals.map((p) => Object.freeze({ matches: p.matches, decision: decision(true, entry, `granted to ${p.text}`) }));
-  const deny = principals.length === 0 ? decision(false, entry, `${entry} grants no one (its list is empty)`) : decision(false, entry, `no principal of ${entry} matches the peer`);
-  return Object.freeze({ grants: Object.freeze(grants), deny });
-}
-
-function noMethodDecision(path: string, methods: readonly string[]): Decision {
-  const has = methods.length === 0 ? "it has no entries" : `it has ${methods.join(", ")}`;
-  return decision(false, null, `path ${path} has no entry for this method (${has})`);
-}
-
-function decision(allow: boolean, entry: string | null, reason: string): Decision {
-  return Object.freeze({ allow, entry, reason });
+/** One copy of each repeated string (reasons such as "granted to OU=web" recur across thousands of entries). */
+function interner(): (text: string) => string {
+  const strings = new Map<string, string>();
+  return (text) => {
+    const known = strings.get(text);
+    if (known !== undefined) return known;
+    strings.set(text, text);
+    return text;
+  };
 }

@@ -2,12 +2,19 @@
  * Deciding one request against a compiled ACL. Pure: no I/O, no clock, and
  * `evaluate` (the proxy's hot path) allocates nothing: the path is looked up
  * by index, and every Decision it can return was built at compile time.
+ *
+ * The decision table is flat: each path's rule, its method entries and
+ * their grants are one block of ints in `code`, referring to predicates and
+ * Decisions by index. A decision reads a few neighbouring ints instead of
+ * following a chain of objects spread over the heap, which is what keeps
+ * its cost flat from 10 to 10k paths (bench/RESULTS.md).
  */
 import { normalizeTarget } from "../http/path.js";
 import { canonicalPeer, type PeerAttributes, type PeerInput } from "../identity/attributes.js";
 import { parsePeerSpec } from "../identity/peer.js";
 import type { PeerPredicate } from "./principal.js";
-import { lookupTrie, type TrieNode } from "./path-trie.js";
+import { buildPathIndex, lookupPath, type PathIndex } from "./path-index.js";
+import type { PatternSegment } from "./path-pattern.js";
 
 export interface Decision {
   readonly allow: boolean;
@@ -17,47 +24,50 @@ export interface Decision {
   readonly reason: string;
 }
 
-/** A method entry of one path: its principals in file order, each with the allow it returns. */
-export interface MethodRule {
-  readonly grants: readonly { readonly matches: PeerPredicate; readonly decision: Decision }[];
-  /** Returned when no principal matches. */
-  readonly deny: Decision;
-}
-
-/** Everything one path pattern decides. */
-export interface PathRule {
-  /** Method -> rule, with HEAD already falling back to GET where HEAD has no entry. */
-  readonly methods: ReadonlyMap<string, MethodRule>;
-  /** The `"*"` entry, or null. */
-  readonly anyMethod: MethodRule | null;
-  /** Returned when the path matched but has no entry for the method. */
-  readonly noMethod: Decision;
-}
+// A rule (one per path) is a block in `code` at the offset its path maps to:
+//   [entry offset (or -1) for each method column] [ANY_METHOD] [NO_METHOD] [its entries...]
+const ANY_METHOD = 0; // after the method columns: the "*" entry's offset, or -1
+const NO_METHOD = 1; // the decision when the path has no entry for the method
+const RULE_TAIL = 2;
+// An entry: [GRANT_COUNT] [DENY] then per principal, in file order: [predicate] [decision when it matches]
+const GRANT_COUNT = 0;
+const DENY = 1;
+const GRANTS = 2;
 
 export interface DecisionTable {
-  /** Paths without `{name}` or `**`, keyed by normalized path, each also under its trailing-slash form. */
-  readonly exact: ReadonlyMap<string, PathRule>;
-  readonly patterns: TrieNode<PathRule>;
+  /** Every method the ACL names -> its column in a rule. */
+  readonly methods: ReadonlyMap<string, number>;
+  readonly methodCount: number;
+  /** Path -> its rule's offset in `code`. */
+  readonly paths: PathIndex;
+  readonly code: Int32Array;
+  readonly predicates: readonly PeerPredicate[];
+  readonly decisions: readonly Decision[];
 }
 
 export const NO_PATH: Decision = Object.freeze({ allow: false, entry: null, reason: "no path in the ACL matches" });
 
 /**
  * The hot path: `path` is already normalized (`normalizeTarget`) and `peer`
- * canonical (`peerAttributesFromCertificate`). An exact path is always the
- * most specific match, so the Map is asked before the trie.
+ * canonical (`peerAttributesFromCertificate`).
  */
 export function evaluate(table: DecisionTable, method: string, path: string, peer: PeerAttributes): Decision {
-  const rule = table.exact.get(path) ?? lookupTrie(table.patterns, path);
-  if (rule === null) return NO_PATH;
+  const rule = lookupPath(table.paths, path);
+  if (rule === -1) return NO_PATH;
+  const code = table.code;
   // A wider pattern never adds access: once a path matched, only its own entries count.
-  const entry = rule.methods.get(method) ?? rule.anyMethod;
-  if (entry === null) return rule.noMethod;
-  const grants = entry.grants;
-  for (let i = 0; i < grants.length; i++) {
-    if (grants[i]!.matches(peer)) return grants[i]!.decision;
+  const column = table.methods.get(method);
+  let entry = column === undefined ? -1 : code[rule + column]!;
+  if (entry === -1) {
+    const tail = rule + table.methodCount;
+    entry = code[tail + ANY_METHOD]!;
+    if (entry === -1) return table.decisions[code[tail + NO_METHOD]!]!;
   }
-  return entry.deny;
+  const end = entry + GRANTS + 2 * code[entry + GRANT_COUNT]!;
+  for (let grant = entry + GRANTS; grant < end; grant += 2) {
+    if (table.predicates[code[grant]!]!(peer)) return table.decisions[code[grant + 1]!]!;
+  }
+  return table.decisions[code[entry + DENY]!]!;
 }
 
 /** A request as library callers describe it; `path` is a request-target and may carry a query. */
@@ -77,4 +87,68 @@ export function decide(table: DecisionTable, request: DecisionRequest): Decision
   if (!target.ok) return Object.freeze({ allow: false, entry: null, reason: `the proxy refuses this request-target with 400: ${target.reason}` });
   const peer = typeof request.peer === "string" ? parsePeerSpec(request.peer) : canonicalPeer(request.peer);
   return evaluate(table, request.method, target.path, peer);
+}
+
+/** A method entry before layout: its principals' predicates, each with the decision it returns, and the deny. */
+export interface EntrySpec {
+  readonly grants: readonly { readonly matches: PeerPredicate; readonly allow: Decision }[];
+  readonly deny: Decision;
+}
+
+/**
+ * Collects one rule per path, then lays out the table: the rule blocks in
+ * order, and the Decisions made together in the same order, so one path's
+ * ints and Decisions sit side by side in memory.
+ */
+export class DecisionTableBuilder {
+  private readonly rules: { methods: ReadonlyMap<string, EntrySpec>; anyMethod: EntrySpec | null; noMethod: Decision }[] = [];
+
+  /** A path's rule: method -> entry (HEAD may share GET's), the `"*"` entry, and the no-entry decision. Returns its number. */
+  rule(methods: ReadonlyMap<string, EntrySpec>, anyMethod: EntrySpec | null, noMethod: Decision): number {
+    return this.rules.push({ methods, anyMethod, noMethod }) - 1;
+  }
+
+  /** The table, with `exact` paths and `patterns` mapped to the rule numbers `rule()` returned. */
+  build(exact: ReadonlyMap<string, number>, patterns: readonly { readonly segments: readonly PatternSegment[]; readonly value: number }[]): DecisionTable {
+    const methods = new Map<string, number>();
+    for (const rule of this.rules) for (const method of rule.methods.keys()) if (!methods.has(method)) methods.set(method, methods.size);
+    const methodCount = methods.size;
+
+    const code: number[] = [];
+    const decisions: Decision[] = [];
+    const predicates: PeerPredicate[] = [];
+    const predicateIds = new Map<PeerPredicate, number>();
+    const decision = (d: Decision) => decisions.push(Object.freeze({ allow: d.allow, entry: d.entry, reason: d.reason })) - 1;
+    const predicate = (matches: PeerPredicate) => {
+      let id = predicateIds.get(matches);
+      if (id === undefined) predicateIds.set(matches, (id = predicates.push(matches) - 1));
+      return id;
+    };
+
+    const offsets = this.rules.map((rule) => {
+      const at = code.length;
+      code.length += methodCount + RULE_TAIL;
+      code.fill(-1, at, code.length);
+      const placed = new Map<EntrySpec, number>();
+      const place = (spec: EntrySpec) => {
+        let offset = placed.get(spec);
+        if (offset === undefined) {
+          placed.set(spec, (offset = code.length));
+          code.push(spec.grants.length, decision(spec.deny));
+          for (const { matches, allow } of spec.grants) code.push(predicate(matches), decision(allow));
+        }
+        return offset;
+      };
+      for (const [method, spec] of rule.methods) code[at + methods.get(method)!] = place(spec);
+      if (rule.anyMethod) code[at + methodCount + ANY_METHOD] = place(rule.anyMethod);
+      code[at + methodCount + NO_METHOD] = decision(rule.noMethod);
+      return at;
+    });
+
+    const paths = buildPathIndex(
+      new Map([...exact].map(([path, rule]) => [path, offsets[rule]!])),
+      patterns.map(({ segments, value }) => ({ segments, value: offsets[value]! })),
+    );
+    return Object.freeze({ methods, methodCount, paths, code: Int32Array.from(code), predicates: Object.freeze(predicates), decisions: Object.freeze(decisions) });
+  }
 }

@@ -102,6 +102,11 @@ export class PrincipalCompiler {
   private readonly groups = new Map<string, GroupDefinition>();
   /** The groups being resolved, outermost first: the path a cycle takes. */
   private readonly resolving: string[] = [];
+  /**
+   * Principals by their text: every entry that grants `OU=web` shares one
+   * predicate, so a large ACL has few, cache-resident predicates.
+   */
+  private readonly known = new Map<string, Principal>();
 
   constructor(src: YamlSource, groupsNode: Node | null = null) {
     this.src = src;
@@ -152,7 +157,13 @@ export class PrincipalCompiler {
       group.principals = this.list(group.value, `group "${name}"`);
       this.resolving.pop();
     }
-    return group.principals.map((p) => ({ text: `${p.text} via @${name}`, matches: p.matches }));
+    return group.principals.map((p) => this.intern(`${p.text} via @${name}`, () => p.matches));
+  }
+
+  private intern(text: string, compile: () => PeerPredicate): Principal {
+    let principal = this.known.get(text);
+    if (!principal) this.known.set(text, (principal = Object.freeze({ text, matches: compile() })));
+    return principal;
   }
 
   private knownGroups(): string {
@@ -160,7 +171,7 @@ export class PrincipalCompiler {
   }
 
   private stringPrincipal(node: Node, text: string): Principal {
-    if (text === "*") return { text: '"*"', matches: anyPeer };
+    if (text === "*") return this.intern('"*"', () => anyPeer);
     const eq = text.indexOf("=");
     if (eq === -1) throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `bad principal ${JSON.stringify(text)} (expected ${EXPECTED_PRINCIPAL})`);
     const name = text.slice(0, eq);
@@ -168,7 +179,7 @@ export class PrincipalCompiler {
     if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", node, unknownAttributeMessage(name));
     const value = text.slice(eq + 1);
     if (value === "") throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `empty value in principal ${JSON.stringify(text)} (write ${attribute}=* for any value)`);
-    return { text: `${attribute}=${value}`, matches: attributePredicate(attribute, value) };
+    return this.intern(`${attribute}=${value}`, () => attributePredicate(attribute, value));
   }
 
   private attributeMap(node: Node): Principal {
@@ -192,8 +203,8 @@ export class PrincipalCompiler {
       const text = this.src.scalarText(resolved, `the value of ${attribute}`);
       if (text === "") throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", resolved, `empty value for ${attribute} (write "*" for any value)`);
       parts.push(`${attribute}: ${text}`);
-      predicates.push(attributePredicate(attribute, text));
+      predicates.push(this.intern(`${attribute}=${text}`, () => attributePredicate(attribute, text)).matches);
     }
-    return { text: `{${parts.join(", ")}}`, matches: allOf(predicates) };
+    return this.intern(`{${parts.join(", ")}}`, () => allOf(predicates));
   }
 }
