@@ -4,16 +4,17 @@
  * by index, and every Decision it can return was built at compile time.
  *
  * The decision table is flat: each path's rule, its method entries and
- * their grants are one block of ints in `code`, referring to predicates and
- * Decisions by index. A decision reads a few neighbouring ints instead of
- * following a chain of objects spread over the heap, which is what keeps
- * its cost flat from 10 to 10k paths (bench/RESULTS.md).
+ * their grants are one block of ints, stored by the path index next to the
+ * path's node and referring to predicates and Decisions by index. A
+ * decision reads a few neighbouring ints instead of following a chain of
+ * objects spread over the heap, which is what keeps its cost flat from 10
+ * to 10k paths (bench/RESULTS.md).
  */
 import { normalizeTarget } from "../http/path.js";
 import { canonicalPeer, type PeerAttributes, type PeerInput } from "../identity/attributes.js";
 import { parsePeerSpec } from "../identity/peer.js";
 import type { PeerPredicate } from "./principal.js";
-import { buildPathIndex, lookupPath, type PathIndex } from "./path-index.js";
+import { buildPathIndex, lookupPath, type Block, type PathIndex } from "./path-index.js";
 import type { PatternSegment } from "./path-pattern.js";
 
 export interface Decision {
@@ -24,9 +25,10 @@ export interface Decision {
   readonly reason: string;
 }
 
-// A rule (one per path) is a block in `code` at the offset its path maps to:
-//   [entry offset (or -1) for each method column] [ANY_METHOD] [NO_METHOD] [its entries...]
-const ANY_METHOD = 0; // after the method columns: the "*" entry's offset, or -1
+// A rule (one per path) is a block of ints that the path index stores next to the path's node:
+//   [entry (or -1) for each method column] [ANY_METHOD] [NO_METHOD] [its entries...]
+// An entry is referred to by its offset from the start of the rule's block.
+const ANY_METHOD = 0; // after the method columns: the "*" entry, or -1
 const NO_METHOD = 1; // the decision when the path has no entry for the method
 const RULE_TAIL = 2;
 // An entry: [GRANT_COUNT] [DENY] then per principal, in file order: [predicate] [decision when it matches]
@@ -38,9 +40,8 @@ export interface DecisionTable {
   /** Every method the ACL names -> its column in a rule. */
   readonly methods: ReadonlyMap<string, number>;
   readonly methodCount: number;
-  /** Path -> its rule's offset in `code`. */
+  /** Path -> the offset of its rule's block in `paths.nodes`. */
   readonly paths: PathIndex;
-  readonly code: Int32Array;
   readonly predicates: readonly PeerPredicate[];
   readonly decisions: readonly Decision[];
 }
@@ -54,15 +55,16 @@ export const NO_PATH: Decision = Object.freeze({ allow: false, entry: null, reas
 export function evaluate(table: DecisionTable, method: string, path: string, peer: PeerAttributes): Decision {
   const rule = lookupPath(table.paths, path);
   if (rule === -1) return NO_PATH;
-  const code = table.code;
+  const code = table.paths.nodes;
   // A wider pattern never adds access: once a path matched, only its own entries count.
   const column = table.methods.get(method);
-  let entry = column === undefined ? -1 : code[rule + column]!;
-  if (entry === -1) {
+  let offset = column === undefined ? -1 : code[rule + column]!;
+  if (offset === -1) {
     const tail = rule + table.methodCount;
-    entry = code[tail + ANY_METHOD]!;
-    if (entry === -1) return table.decisions[code[tail + NO_METHOD]!]!;
+    offset = code[tail + ANY_METHOD]!;
+    if (offset === -1) return table.decisions[code[tail + NO_METHOD]!]!;
   }
+  const entry = rule + offset;
   const end = entry + GRANTS + 2 * code[entry + GRANT_COUNT]!;
   for (let grant = entry + GRANTS; grant < end; grant += 2) {
     if (table.predicates[code[grant]!]!(peer)) return table.decisions[code[grant + 1]!]!;
@@ -114,7 +116,6 @@ export class DecisionTableBuilder {
     for (const rule of this.rules) for (const method of rule.methods.keys()) if (!methods.has(method)) methods.set(method, methods.size);
     const methodCount = methods.size;
 
-    const code: number[] = [];
     const decisions: Decision[] = [];
     const predicates: PeerPredicate[] = [];
     const predicateIds = new Map<PeerPredicate, number>();
@@ -125,30 +126,28 @@ export class DecisionTableBuilder {
       return id;
     };
 
-    const offsets = this.rules.map((rule) => {
-      const at = code.length;
-      code.length += methodCount + RULE_TAIL;
-      code.fill(-1, at, code.length);
+    const blocks = this.rules.map((rule): Block => {
+      const block: number[] = new Array<number>(methodCount + RULE_TAIL).fill(-1);
       const placed = new Map<EntrySpec, number>();
       const place = (spec: EntrySpec) => {
         let offset = placed.get(spec);
         if (offset === undefined) {
-          placed.set(spec, (offset = code.length));
-          code.push(spec.grants.length, decision(spec.deny));
-          for (const { matches, allow } of spec.grants) code.push(predicate(matches), decision(allow));
+          placed.set(spec, (offset = block.length));
+          block.push(spec.grants.length, decision(spec.deny));
+          for (const { matches, allow } of spec.grants) block.push(predicate(matches), decision(allow));
         }
         return offset;
       };
-      for (const [method, spec] of rule.methods) code[at + methods.get(method)!] = place(spec);
-      if (rule.anyMethod) code[at + methodCount + ANY_METHOD] = place(rule.anyMethod);
-      code[at + methodCount + NO_METHOD] = decision(rule.noMethod);
-      return at;
+      for (const [method, spec] of rule.methods) block[methods.get(method)!] = place(spec);
+      if (rule.anyMethod) block[methodCount + ANY_METHOD] = place(rule.anyMethod);
+      block[methodCount + NO_METHOD] = decision(rule.noMethod);
+      return block;
     });
 
     const paths = buildPathIndex(
-      new Map([...exact].map(([path, rule]) => [path, offsets[rule]!])),
-      patterns.map(({ segments, value }) => ({ segments, value: offsets[value]! })),
+      new Map([...exact].map(([path, rule]) => [path, blocks[rule]!])),
+      patterns.map(({ segments, value }) => ({ segments, value: blocks[value]! })),
     );
-    return Object.freeze({ methods, methodCount, paths, code: Int32Array.from(code), predicates: Object.freeze(predicates), decisions: Object.freeze(decisions) });
+    return Object.freeze({ methods, methodCount, paths, predicates: Object.freeze(predicates), decisions: Object.freeze(decisions) });
   }
 }

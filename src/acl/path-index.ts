@@ -1,9 +1,10 @@
 /**
  * An ACL's paths compiled into two Int32Arrays: a hash table of the exact
  * paths, and a segment trie of the patterns (paths with `{name}` or `/**`).
- * Each path carries a number (its rule); lookup returns the number of the
- * most specific path matching a request path, or -1. An exact path is always
- * the most specific match, so its table is asked first.
+ * Each path carries a block of ints (its rule), stored right after the row
+ * of the node that ends the path; lookup returns the offset in `nodes` of
+ * the block of the most specific path matching a request path, or -1. An
+ * exact path is always the most specific match, so its table is asked first.
  *
  * Lookup walks the request path by index, without splitting it or slicing
  * segments out of it: one pass over a segment finds its end and hashes it,
@@ -13,8 +14,8 @@
  *
  * Why flat arrays: at 10k paths, a graph of objects spreads a lookup over
  * ten cache lines in a heap larger than the cache, and decisions cost 17x
- * those of a 10-path ACL; nodes numbered depth-first with their keys inline
- * keep one pattern's nodes on neighbouring lines (bench/RESULTS.md).
+ * those of a 10-path ACL. Nodes numbered depth-first, with their keys and
+ * blocks inline, keep one path's data on neighbouring lines (bench/RESULTS.md).
  *
  * Precedence (SPEC section 3): at every segment, from the left, a literal
  * child is tried before `{name}`, which is tried before `/**`; a subtree that
@@ -31,10 +32,10 @@ const FNV_PRIME = 0x01000193;
 const TABLE = 0; // first slot of its literal children's table in `slots`
 const MASK = 1; // that table's size - 1 (a power of two minus one), or -1 when it has no literal children
 const PARAM = 2; // the `{name}` child's offset, or -1
-const REST = 3; // the value of `<path to here>/**`, or -1
-const TERMINAL = 4; // the value of the path that ends exactly here, or -1
+const REST = 3; // the offset of the block of `<path to here>/**`, or -1
+const TERMINAL = 4; // the offset of the block of the path that ends exactly here, or -1
 const KEY_LENGTH = 5; // the key that leads to this node (a segment; in the exact table, a whole path without its leading slash)
-const KEY = 6; // its UTF-16 code units follow
+const KEY = 6; // its UTF-16 code units follow, then the terminal block, then the rest block
 // A slot is two ints in `slots`: the key's hash and the node's offset (-1: empty).
 const SLOT_HASH = 0;
 const SLOT_NODE = 1;
@@ -54,24 +55,27 @@ function hashRange(text: string, start: number, end: number): number {
   return h;
 }
 
+/** The ints a path carries; the index stores them as they are, so offsets inside must be relative to the block. */
+export type Block = readonly number[];
+
 interface Builder {
   readonly key: string;
   readonly literals: Map<string, Builder>;
   param: Builder | null;
-  rest: number;
-  terminal: number;
+  rest: Block | null;
+  terminal: Block | null;
 }
 
 function builder(key: string): Builder {
-  return { key, literals: new Map(), param: null, rest: -1, terminal: -1 };
+  return { key, literals: new Map(), param: null, rest: null, terminal: null };
 }
 
 /**
  * Builds the index. `exact` maps normalized paths without `{name}` or `**`
- * (and without a trailing slash) to their values; patterns must be distinct
- * (the compiler refuses duplicates first); values must be >= 0.
+ * (and without a trailing slash) to their blocks; patterns must be distinct
+ * (the compiler refuses duplicates first).
  */
-export function buildPathIndex(exact: ReadonlyMap<string, number>, patterns: Iterable<{ readonly segments: readonly PatternSegment[]; readonly value: number }>): PathIndex {
+export function buildPathIndex(exact: ReadonlyMap<string, Block>, patterns: Iterable<{ readonly segments: readonly PatternSegment[]; readonly value: Block }>): PathIndex {
   const root = builder("");
   for (const { segments, value } of patterns) {
     let node = root;
@@ -106,7 +110,7 @@ export function buildPathIndex(exact: ReadonlyMap<string, number>, patterns: Ite
   let rows = 0;
   for (const node of order) {
     offsets.set(node, rows);
-    rows += KEY + node.key.length;
+    rows += KEY + node.key.length + (node.terminal?.length ?? 0) + (node.rest?.length ?? 0);
   }
   const tableSize = (count: number) => {
     let size = 0;
@@ -138,18 +142,29 @@ export function buildPathIndex(exact: ReadonlyMap<string, number>, patterns: Ite
     nodes[at + TABLE] = start;
     nodes[at + MASK] = mask;
     nodes[at + PARAM] = node.param ? offsets.get(node.param)! : -1;
-    nodes[at + REST] = node.rest;
-    nodes[at + TERMINAL] = node.terminal;
     nodes[at + KEY_LENGTH] = node.key.length;
     for (let i = 0; i < node.key.length; i++) nodes[at + KEY + i] = node.key.charCodeAt(i);
+    let next = at + KEY + node.key.length;
+    nodes[at + TERMINAL] = -1;
+    nodes[at + REST] = -1;
+    if (node.terminal) {
+      nodes[at + TERMINAL] = next;
+      nodes.set(node.terminal, next);
+      next += node.terminal.length;
+    }
+    if (node.rest) {
+      nodes[at + REST] = next;
+      nodes.set(node.rest, next);
+    }
   }
   const exactTable = table(exactRows, exactRows.length);
   return Object.freeze({ nodes, slots, exactTable: exactTable.start, exactMask: exactTable.mask });
 }
 
 /**
- * The value of the most specific path matching a normalized request path, or
- * -1. A trailing slash is ignored (`/user/` is matched as `/user`).
+ * The offset in `nodes` of the block of the most specific path matching a
+ * normalized request path, or -1. A trailing slash is ignored (`/user/` is
+ * matched as `/user`).
  */
 export function lookupPath(index: PathIndex, path: string): number {
   if (path.charCodeAt(0) !== SLASH) return -1;

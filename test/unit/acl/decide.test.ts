@@ -181,9 +181,13 @@ describe("the path index", () => {
     fc.assert(
       fc.property(fc.uniqueArray(patternText, { maxLength: 10, selector: (t) => parsePathPattern(t).key }), fc.array(pathText, { maxLength: 10 }), (texts, paths) => {
         const patterns = texts.map((t) => [...parsePathPattern(t).segments]);
-        const exact = new Map(texts.flatMap((t, value) => (parsePathPattern(t).exact === null ? [] : [[parsePathPattern(t).exact!, value] as const])));
-        const index = buildPathIndex(exact, patterns.flatMap((segments, value) => (exact.has(texts[value]!) ? [] : [{ segments, value }])));
-        for (const path of paths) expect(lookupPath(index, path)).toBe(reference(patterns, path));
+        // Each path carries a one-int block holding its number; lookup returns where that block is.
+        const exact = new Map(texts.flatMap((t, value) => (parsePathPattern(t).exact === null ? [] : [[parsePathPattern(t).exact!, [value]] as const])));
+        const index = buildPathIndex(exact, patterns.flatMap((segments, value) => (exact.has(texts[value]!) ? [] : [{ segments, value: [value] }])));
+        for (const path of paths) {
+          const found = lookupPath(index, path);
+          expect(found === -1 ? -1 : index.nodes[found]).toBe(reference(patterns, path));
+        }
       }),
       { numRuns: 3000 },
     );
