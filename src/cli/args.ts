@@ -7,7 +7,9 @@ import { GuardpostError } from "../errors.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-export function parseCommandArgs<const O extends Options>(command: string, args: readonly string[], options: O) {
+export type ParsedCommandArgs<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+
+export function parseCommandArgs<const O extends Options>(command: string, args: readonly string[], options: O): ParsedCommandArgs<O> {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (err) {
