@@ -1,3 +1,4 @@
+import { performance, PerformanceObserver } from "node:perf_hooks";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { compileAcl, loadAcl, type CompiledAcl } from "../../../src/acl/compile.js";
@@ -29,6 +30,40 @@ describe("decide() on the shared table", () => {
       expect(acl.evaluate(c.method, target.path, peer)).toBe(first);
       expect(Object.isFrozen(first)).toBe(true);
     }
+  });
+});
+
+describe("the hot path", () => {
+  test("evaluate() allocates nothing: no garbage collection and no heap growth over 300k decisions", async () => {
+    const acl = compiled.get("payments")!;
+    const work = ACL_CASES.flatMap((c) => {
+      const target = normalizeTarget(c.target);
+      return c.acl === "payments" && target.ok ? [[c.method, target.path, canonicalPeer(c.peer)] as const] : [];
+    });
+    const run = (n: number) => {
+      let allowed = 0;
+      for (let i = 0; i < n; i++) {
+        const [method, path, peer] = work[i % work.length]!;
+        if (acl.evaluate(method, path, peer).allow) allowed++;
+      }
+      return allowed;
+    };
+    run(50_000); // let the JIT settle
+    await new Promise((resolve) => setImmediate(resolve));
+    const collections: number[] = [];
+    const observer = new PerformanceObserver((list) => collections.push(...list.getEntries().map((e) => e.startTime)));
+    observer.observe({ entryTypes: ["gc"] });
+    const started = performance.now();
+    const before = process.memoryUsage().heapUsed;
+    run(300_000);
+    const grown = process.memoryUsage().heapUsed - before;
+    const ended = performance.now();
+    // Node delivers gc entries on a later task; count those that started during the loop.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    observer.disconnect();
+    expect(collections.filter((t) => t >= started && t <= ended)).toEqual([]);
+    // Even 8 bytes per decision would be 2.4 MB.
+    expect(grown).toBeLessThan(256 * 1024);
   });
 });
 
