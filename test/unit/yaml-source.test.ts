@@ -1,16 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { GuardpostError } from "../../src/errors.js";
 import { YamlSource } from "../../src/yaml/source.js";
-
-function failure(fn: () => unknown): GuardpostError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GuardpostError) return err;
-    throw err;
-  }
-  throw new Error("expected a GuardpostError");
-}
+import { failure } from "../helpers/errors.js";
 
 describe("YamlSource", () => {
   test("a duplicate key is refused at the second key's line and column", () => {

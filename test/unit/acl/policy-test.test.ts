@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { describeFailure, loadPolicyTest, runPolicyTest, uncoveredEntries } from "../../../src/acl/policy-test.js";
-import { GuardpostError } from "../../../src/errors.js";
+import { failure } from "../../helpers/errors.js";
 import { tempDir, writeFiles } from "../../helpers/pki.js";
 
 const dir = tempDir();
@@ -16,14 +16,9 @@ function write(text: string): string {
   return join(dir, name);
 }
 
-function failure(file: string): string {
-  try {
-    loadPolicyTest(file);
-  } catch (err) {
-    if (err instanceof GuardpostError) return err.format().slice(file.length + 1);
-    throw err;
-  }
-  throw new Error("expected the file to be refused");
+/** The error for a refused file, without the leading file name. */
+function refusal(file: string): string {
+  return failure(() => loadPolicyTest(file)).format().slice(file.length + 1);
 }
 
 describe("policy test files", () => {
@@ -75,7 +70,7 @@ describe("policy test files", () => {
     ["acl: nope.yaml\ncases: []\n", `1:6: ${dir}/nope.yaml: cannot read file: ENOENT`],
     ["acl: api.yaml\ncases: {}\n", '2:8: "cases" must be a list, not a mapping'],
   ])("%j is refused at %s", (text, expected) => {
-    expect(failure(write(text))).toBe(expected);
+    expect(refusal(write(text))).toBe(expected);
   });
 
   test("an error in the ACL itself is reported in the ACL file", () => {

@@ -2,10 +2,10 @@ import { X509Certificate } from "node:crypto";
 import { once } from "node:events";
 import { connect, createServer, type TLSSocket } from "node:tls";
 import { beforeAll, describe, expect, test } from "vitest";
-import { GuardpostError } from "../../../src/errors.js";
 import { canonicalPeer, formatPeer } from "../../../src/identity/attributes.js";
 import { parsePeerSpec, parseSubjectAltName, peerAttributesFromCertificate, readPeerCertificate } from "../../../src/identity/peer.js";
 import { createCa, tempDir, writeFiles, type CertificateAuthority, type IssueOptions } from "../../helpers/pki.js";
+import { failure } from "../../helpers/errors.js";
 
 let ca: CertificateAuthority;
 beforeAll(async () => {
@@ -15,16 +15,6 @@ beforeAll(async () => {
 async function attributesOf(options: IssueOptions) {
   const issued = await ca.issue(options);
   return peerAttributesFromCertificate(new X509Certificate(issued.cert).toLegacyObject());
-}
-
-function failure(fn: () => unknown): GuardpostError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GuardpostError) return err;
-    throw err;
-  }
-  throw new Error("expected a GuardpostError");
 }
 
 describe("peerAttributesFromCertificate", () => {
