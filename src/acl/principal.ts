@@ -7,7 +7,7 @@
  *
  *   "*"                      any peer that completed the mTLS handshake
  *   ATTR=VALUE               one attribute; VALUE may use * for any run of characters
- *   {OU: payments, CN: api-*} all listed attributes must match
+ *   {OU: payments, CN: "api-*"} all listed attributes must match
  *   "@group"                 the principals of a group (groups may use groups; cycles are refused)
  */
 import type { Node } from "yaml";
@@ -18,15 +18,17 @@ import { describeNode, type YamlSource } from "../yaml/source.js";
 export type PeerPredicate = (peer: PeerAttributes) => boolean;
 
 export interface Principal {
-  /** How the principal reads in decisions: `OU=web`, `{OU: payments, CN: api-*}`, `OU=web via @frontends`. */
+  /** How the principal reads in decisions: `OU=web`, `{OU: payments, CN: "api-*"}`, `OU=web via @frontends`. */
   readonly text: string;
   readonly matches: PeerPredicate;
 }
 
 const EXPECTED_PRINCIPAL = `"*", ATTR=VALUE, an attribute map such as {OU: web, CN: "web-*"}, or "@group"`;
 const GROUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** Map values shown without quotes in messages; others are JSON-quoted so `{OU: "a, CN: b"}` cannot read as two attributes. */
+const PLAIN_VALUE = /^[A-Za-z0-9_.@/-]+$/;
 
-const anyPeer: PeerPredicate = () => true;
+const ANY_PEER: Principal = Object.freeze({ text: '"*"', matches: () => true });
 
 /** A matcher for one attribute value; `*` matches any run of characters, including none. */
 export function valueMatcher(pattern: string): (value: string) => boolean {
@@ -103,10 +105,11 @@ export class PrincipalCompiler {
   /** The groups being resolved, outermost first: the path a cycle takes. */
   private readonly resolving: string[] = [];
   /**
-   * Principals by their text: every entry that grants `OU=web` shares one
-   * predicate, so a large ACL has few, cache-resident predicates.
+   * Predicates by what they test (JSON of [attribute, value] pairs, never
+   * the display text, which is ambiguous): every entry that grants `OU=web`
+   * shares one predicate, so a large ACL has few, cache-resident predicates.
    */
-  private readonly known = new Map<string, Principal>();
+  private readonly predicates = new Map<string, PeerPredicate>();
 
   constructor(src: YamlSource, groupsNode: Node | null = null) {
     this.src = src;
@@ -157,13 +160,18 @@ export class PrincipalCompiler {
       group.principals = this.list(group.value, `group "${name}"`);
       this.resolving.pop();
     }
-    return group.principals.map((p) => this.intern(`${p.text} via @${name}`, () => p.matches));
+    return group.principals.map((p) => Object.freeze({ text: `${p.text} via @${name}`, matches: p.matches }));
   }
 
-  private intern(text: string, compile: () => PeerPredicate): Principal {
-    let principal = this.known.get(text);
-    if (!principal) this.known.set(text, (principal = Object.freeze({ text, matches: compile() })));
-    return principal;
+  /** The predicate that all of `conditions` hold, shared with every principal that tests the same. */
+  private predicate(conditions: readonly (readonly [Attribute, string])[]): PeerPredicate {
+    const key = JSON.stringify(conditions);
+    let predicate = this.predicates.get(key);
+    if (!predicate) {
+      predicate = conditions.length === 1 ? attributePredicate(...conditions[0]!) : allOf(conditions.map((c) => this.predicate([c])));
+      this.predicates.set(key, predicate);
+    }
+    return predicate;
   }
 
   private knownGroups(): string {
@@ -171,7 +179,7 @@ export class PrincipalCompiler {
   }
 
   private stringPrincipal(node: Node, text: string): Principal {
-    if (text === "*") return this.intern('"*"', () => anyPeer);
+    if (text === "*") return ANY_PEER;
     const eq = text.indexOf("=");
     if (eq === -1) throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `bad principal ${JSON.stringify(text)} (expected ${EXPECTED_PRINCIPAL})`);
     const name = text.slice(0, eq);
@@ -179,7 +187,7 @@ export class PrincipalCompiler {
     if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", node, unknownAttributeMessage(name));
     const value = text.slice(eq + 1);
     if (value === "") throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `empty value in principal ${JSON.stringify(text)} (write ${attribute}=* for any value)`);
-    return this.intern(`${attribute}=${value}`, () => attributePredicate(attribute, value));
+    return Object.freeze({ text: `${attribute}=${value}`, matches: this.predicate([[attribute, value]]) });
   }
 
   private attributeMap(node: Node): Principal {
@@ -188,7 +196,7 @@ export class PrincipalCompiler {
       throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `empty attribute map (list attributes such as {OU: web, CN: "web-*"}, or use "*" for any peer)`);
     }
     const parts: string[] = [];
-    const predicates: PeerPredicate[] = [];
+    const conditions: (readonly [Attribute, string])[] = [];
     for (const { key, keyNode, value } of entries) {
       const attribute = attributeNamed(key);
       if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", keyNode, unknownAttributeMessage(key));
@@ -202,9 +210,9 @@ export class PrincipalCompiler {
       }
       const text = this.src.scalarText(resolved, `the value of ${attribute}`);
       if (text === "") throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", resolved, `empty value for ${attribute} (write "*" for any value)`);
-      parts.push(`${attribute}: ${text}`);
-      predicates.push(this.intern(`${attribute}=${text}`, () => attributePredicate(attribute, text)).matches);
+      parts.push(`${attribute}: ${PLAIN_VALUE.test(text) ? text : JSON.stringify(text)}`);
+      conditions.push([attribute, text]);
     }
-    return this.intern(`{${parts.join(", ")}}`, () => allOf(predicates));
+    return Object.freeze({ text: `{${parts.join(", ")}}`, matches: this.predicate(conditions) });
   }
 }

@@ -72,7 +72,7 @@ describe("decisions say why", () => {
 
   test.each([
     [{ OU: "fulfillment" }, "GET /user", true, "GET /user", "granted to OU=fulfillment via @frontends"],
-    [{ OU: "payments", CN: "api-1" }, "GET /user/1", true, "GET /user/{id}", "granted to {OU: payments, CN: api-*}"],
+    [{ OU: "payments", CN: "api-1" }, "GET /user/1", true, "GET /user/{id}", 'granted to {OU: payments, CN: "api-*"}'],
     [{ OU: "x" }, "GET /static/a", true, "GET /static/**", 'granted to "*"'],
     [{ OU: "marketing" }, "DELETE /user", false, "DELETE /user", "no principal of DELETE /user matches the peer"],
     [{ OU: "web" }, "PUT /user", false, null, "path /user has no entry for this method (it has GET, POST, DELETE)"],
@@ -113,7 +113,7 @@ describe("the library surface", () => {
       ["GET /user", 6, 5, "OU=web via @frontends | OU=fulfillment via @frontends | OU=payments"],
       ["POST /user", 7, 5, "OU=web"],
       ["DELETE /user", 8, 5, "OU=web"],
-      ["GET /user/{id}", 10, 5, "OU=web | {OU: payments, CN: api-*}"],
+      ["GET /user/{id}", 10, 5, 'OU=web | {OU: payments, CN: "api-*"}'],
       ["GET /static/**", 12, 5, '"*"'],
       ["* /admin/**", 14, 5, "OU=ops"],
     ]);
@@ -126,6 +126,27 @@ describe("the library surface", () => {
 
   test("nested groups expand through every level", () => {
     expect(compiled.get("principals")!.decide({ method: "GET", path: "/group", peer: { OU: "sre" } }).reason).toBe("granted to OU=sre via @ops via @staff");
+  });
+
+  test("principals that read alike in messages are still judged by what they say", () => {
+    const acl = compileAcl(
+      "a.yaml",
+      [
+        "version: 1",
+        "groups:",
+        "  g: [CN=x]",
+        "paths:",
+        '  /one: {GET: [{OU: a, CN: b}, "@g"]}',
+        '  /two: {GET: [{OU: "a, CN: b"}, "CN=x via @g"]}',
+        "",
+      ].join("\n"),
+    );
+    const peer = { OU: "a", CN: ["b", "x"] };
+    expect(acl.decide({ method: "GET", path: "/one", peer }).allow).toBe(true);
+    expect(acl.decide({ method: "GET", path: "/two", peer }).allow).toBe(false);
+    expect(acl.decide({ method: "GET", path: "/two", peer: { OU: "a, CN: b" } }).allow).toBe(true);
+    expect(acl.decide({ method: "GET", path: "/two", peer: { CN: "x via @g" } }).allow).toBe(true);
+    expect(acl.decide({ method: "GET", path: "/two", peer: { OU: "a, CN: b" } }).reason).toBe('granted to {OU: "a, CN: b"}');
   });
 
   test("YAML anchors and aliases may share principal lists", () => {
