@@ -5,10 +5,13 @@
  * (no regular expressions, so no pattern can be slow), and group references
  * inlined.
  *
- *   "*"                      any peer that completed the mTLS handshake
- *   ATTR=VALUE               one attribute; VALUE may use * for any run of characters
- *   {OU: payments, CN: "api-*"} all listed attributes must match
- *   "@group"                 the principals of a group (groups may use groups; cycles are refused)
+ *   "*"                          any peer that completed the mTLS handshake
+ *   ATTR=VALUE                   one attribute; VALUE may use * for any run of characters
+ *   {OU: payments, CN: "api-*"}  all listed attributes must match
+ *   "@group"                     the principals of a group (groups may use groups; cycles are refused)
+ *
+ * Outside ACLs (a config's `expect: [OU=database]`), `new PrincipalCompiler(src)`
+ * without groups and `anyOf(compiler.list(node, what))` give the same rules.
  */
 import type { Node } from "yaml";
 import { isMap, isScalar } from "yaml";

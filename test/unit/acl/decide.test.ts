@@ -4,11 +4,13 @@ import { describe, expect, test } from "vitest";
 import { compileAcl, loadAcl, type CompiledAcl } from "../../../src/acl/compile.js";
 import { parsePathPattern, type PatternSegment } from "../../../src/acl/path-pattern.js";
 import { buildPathIndex, lookupPath } from "../../../src/acl/path-index.js";
-import { valueMatcher } from "../../../src/acl/principal.js";
+import { anyOf, PrincipalCompiler, valueMatcher } from "../../../src/acl/principal.js";
 import { GuardpostError } from "../../../src/errors.js";
 import { normalizeTarget } from "../../../src/http/path.js";
 import { canonicalPeer } from "../../../src/identity/attributes.js";
+import { YamlSource } from "../../../src/yaml/source.js";
 import { ACL_CASES, ACL_TEXTS } from "../../helpers/acl-cases.js";
+import { failure } from "../../helpers/errors.js";
 
 const compiled = new Map<string, CompiledAcl>([...ACL_TEXTS].map(([name, text]) => [name, compileAcl(`${name}.yaml`, text)]));
 
@@ -156,6 +158,19 @@ describe("the library surface", () => {
 
   test("acl/example.yaml loads", () => {
     expect(loadAcl("acl/example.yaml").entries).toHaveLength(6);
+  });
+});
+
+describe("principal lists outside an ACL", () => {
+  test("compile with the same rules and errors, and anyOf() grants when one matches", () => {
+    const src = YamlSource.parse("config.yaml", "expect: [OU=database, {CN: \"db-*\", O: Acme}]\nbad: [\"@db\"]\n");
+    const [expectField, badField] = src.entries(src.root, "the config");
+    const compiler = new PrincipalCompiler(src);
+    const expectPeer = anyOf(compiler.list(expectField!.value, "expect"));
+    expect(expectPeer(canonicalPeer({ OU: "database" }))).toBe(true);
+    expect(expectPeer(canonicalPeer({ CN: "db-01", O: "Acme" }))).toBe(true);
+    expect(expectPeer(canonicalPeer({ CN: "db-01" }))).toBe(false);
+    expect(failure(() => compiler.list(badField!.value, "bad")).format()).toBe('config.yaml:2:7: unknown group "@db" (no groups are defined)');
   });
 });
 
