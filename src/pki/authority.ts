@@ -150,7 +150,8 @@ async function authority(cert: x509.X509Certificate, keys: CryptoKeyPair, keyTyp
           reason: x509.X509CrlReason.keyCompromise,
         })),
       });
-      return crl.toString("pem");
+      // OpenSSL reads only the "X509 CRL" PEM label; the library writes "CRL".
+      return `${x509.PemConverter.encode(crl.rawData, "X509 CRL")}\n`;
     },
   };
 }
@@ -180,11 +181,16 @@ async function caExtensions(publicKey: CryptoKey): Promise<x509.Extension[]> {
   ];
 }
 
-function subjectName(fields: SubjectFields): x509.JsonName {
-  const rdns: x509.JsonName = [];
+/**
+ * One RDN per value, each an explicit UTF8String (C a PrintableString, as
+ * RFC 5280 requires): the library would read a plain value starting with "#"
+ * as hex.
+ */
+function subjectName(fields: SubjectFields): x509.Name {
+  const rdns: x509.JsonAttributeAndObjectValue[] = [];
   const add = (attr: string, value: string | readonly string[] | undefined) => {
     if (value === undefined) return;
-    for (const v of typeof value === "string" ? [value] : value) rdns.push({ [attr]: [v] });
+    for (const v of typeof value === "string" ? [value] : value) rdns.push({ [attr]: [attr === "C" ? { printableString: v } : { utf8String: v }] });
   };
   add("C", fields.c);
   add("ST", fields.st);
@@ -192,7 +198,7 @@ function subjectName(fields: SubjectFields): x509.JsonName {
   add("O", fields.o);
   add("OU", fields.ou);
   add("CN", fields.cn);
-  return rdns;
+  return new x509.Name(rdns);
 }
 
 function generalNames(sans: IssueOptions["sans"]): x509.JsonGeneralName[] {
