@@ -1,0 +1,326 @@
+/**
+ * Config file (YAML) -> frozen Config. Unknown keys, wrong types and bad
+ * values are refused with `file:line:col`. Relative paths resolve against the
+ * config file's folder.
+ */
+import { isIP } from "node:net";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { isSeq, type Node } from "yaml";
+import { PrincipalCompiler } from "../acl/principal.js";
+import { YamlSource, type YamlEntry } from "../yaml/source.js";
+import { parseDuration, parseSize } from "./units.js";
+import {
+  DEFAULTS,
+  LOG_LEVELS,
+  type Config,
+  type EnforcementMode,
+  type InboundConfig,
+  type Limits,
+  type ListenAddress,
+  type OutboundConfig,
+  type RouteConfig,
+  type TlsVersion,
+  type UpstreamTarget,
+} from "./schema.js";
+
+const TOP_KEYS = ["tls", "inbound", "outbound", "admin", "log", "limits", "drainTimeout", "workers"] as const;
+const TLS_KEYS = ["cert", "key", "ca", "crl", "minVersion"] as const;
+const INBOUND_KEYS = ["name", "listen", "upstream", "acl", "mode", "routes"] as const;
+const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "mode"] as const;
+const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect"] as const;
+const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Limits)[];
+const SIZE_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxHeaderSize"]);
+const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections"]);
+
+export function loadConfig(file: string): Config {
+  const absolute = resolve(file);
+  return parseConfig(absolute, YamlSource.read(absolute));
+}
+
+export function parseConfigText(file: string, text: string): Config {
+  return parseConfig(resolve(file), YamlSource.parse(resolve(file), text));
+}
+
+function parseConfig(file: string, src: YamlSource): Config {
+  const reader = new ConfigReader(src, dirname(file));
+  const root = src.isNull(src.root) ? null : src.root;
+  const top = root ? src.fields(root, "the config file", TOP_KEYS) : new Map<string, YamlEntry>();
+  const config: Config = {
+    file,
+    tls: reader.tls(top.get("tls")),
+    inbound: reader.inbound(top.get("inbound")),
+    outbound: reader.outbound(top.get("outbound")),
+    admin: reader.admin(top.get("admin")),
+    log: reader.log(top.get("log")),
+    limits: reader.limits(top.get("limits")),
+    drainTimeout: reader.duration(top.get("drainTimeout"), "drainTimeout", DEFAULTS.drainTimeout),
+    workers: reader.workers(top.get("workers")),
+  };
+  reader.checkListenersDistinct(config);
+  return deepFreeze(config);
+}
+
+class ConfigReader {
+  constructor(
+    private readonly src: YamlSource,
+    private readonly dir: string,
+  ) {}
+
+  private fields(entry: YamlEntry | undefined, what: string, allowed: readonly string[]): Map<string, YamlEntry> {
+    if (!entry || this.src.isNull(entry.value)) return new Map();
+    return this.src.fields(entry.value, what, allowed);
+  }
+
+  tls(entry: YamlEntry | undefined): Config["tls"] {
+    const f = this.fields(entry, '"tls"', TLS_KEYS);
+    const crl = f.get("crl");
+    return {
+      cert: this.path(f.get("cert"), "tls.cert", DEFAULTS.tls.cert),
+      key: this.path(f.get("key"), "tls.key", DEFAULTS.tls.key),
+      ca: this.path(f.get("ca"), "tls.ca", DEFAULTS.tls.ca),
+      crl: crl && !this.src.isNull(crl.value) ? this.path(crl, "tls.crl", "") : null,
+      minVersion: this.choice(f.get("minVersion"), "tls.minVersion", ["TLSv1.2", "TLSv1.3"], DEFAULTS.tls.minVersion) as TlsVersion,
+    };
+  }
+
+  inbound(entry: YamlEntry | undefined): InboundConfig[] {
+    // One mapping for a sidecar; a list of mappings for a gateway with several listeners.
+    const items: (Node | null)[] = !entry || this.src.isNull(entry.value) ? [null] : this.isList(entry.value) ? this.src.seq(entry.value, '"inbound"').items : [entry.value];
+    if (items.length === 0) throw this.src.error("GP_ERR_CONFIG_VALUE", entry?.value, '"inbound" must list at least one listener');
+    const several = items.length > 1;
+    return items.map((node, index) => {
+      const what = several ? `inbound[${index}]` : "inbound";
+      const f = node === null ? new Map<string, YamlEntry>() : this.src.fields(node, `"${what}"`, INBOUND_KEYS);
+      const name = this.string(f.get("name"), `${what}.name`) ?? (several ? `inbound-${index}` : "inbound");
+      const routesEntry = f.get("routes");
+      let routes: RouteConfig[];
+      if (routesEntry) {
+        for (const key of ["upstream", "acl", "mode"] as const) {
+          const clash = f.get(key);
+          if (clash) throw this.src.error("GP_ERR_CONFIG_VALUE", clash.keyNode, `${what}.${key} cannot be combined with ${what}.routes (set it on each route)`);
+        }
+        const list = this.src.seq(routesEntry.value, `"${what}.routes"`).items;
+        if (list.length === 0) throw this.src.error("GP_ERR_CONFIG_VALUE", routesEntry.value, `"${what}.routes" must list at least one route`);
+        routes = list.map((routeNode, routeIndex) => this.route(routeNode, `${what}.routes[${routeIndex}]`, routeIndex));
+      } else {
+        routes = [
+          {
+            name,
+            pathPrefix: "/",
+            host: null,
+            upstream: this.upstream(f.get("upstream"), `${what}.upstream`, DEFAULTS.inbound.upstream),
+            acl: this.path(f.get("acl"), `${what}.acl`, DEFAULTS.inbound.acl),
+            mode: this.mode(f.get("mode"), `${what}.mode`),
+          },
+        ];
+      }
+      return { name, listen: this.listen(f.get("listen"), `${what}.listen`, DEFAULTS.inbound.listen, "0.0.0.0"), routes };
+    });
+  }
+
+  private route(node: Node | null, what: string, index: number): RouteConfig {
+    const f = this.src.fields(node, `"${what}"`, ROUTE_KEYS, ["upstream", "acl"]);
+    const prefixEntry = f.get("pathPrefix");
+    const pathPrefix = this.string(prefixEntry, `${what}.pathPrefix`) ?? "/";
+    if (!pathPrefix.startsWith("/") || (pathPrefix.length > 1 && pathPrefix.endsWith("/")) || pathPrefix.includes("//")) {
+      throw this.src.error("GP_ERR_CONFIG_VALUE", prefixEntry?.value, `${what}.pathPrefix must start with / and not end with / (got ${JSON.stringify(pathPrefix)})`);
+    }
+    const host = this.string(f.get("host"), `${what}.host`);
+    return {
+      name: this.string(f.get("name"), `${what}.name`) ?? `route-${index}`,
+      pathPrefix,
+      host: host === undefined ? null : host.toLowerCase(),
+      upstream: this.upstream(f.get("upstream"), `${what}.upstream`, ""),
+      acl: this.path(f.get("acl"), `${what}.acl`, ""),
+      mode: this.mode(f.get("mode"), `${what}.mode`),
+    };
+  }
+
+  outbound(entry: YamlEntry | undefined): OutboundConfig[] {
+    if (!entry || this.src.isNull(entry.value)) return [];
+    return this.src.seq(entry.value, '"outbound"').items.map((node, index) => {
+      const what = `outbound[${index}]`;
+      const f = this.src.fields(node, `"${what}"`, OUTBOUND_KEYS, ["listen", "upstream"]);
+      const upstreamEntry = f.get("upstream")!;
+      const upstreamText = this.src.string(upstreamEntry.value, `${what}.upstream`);
+      let url: URL;
+      try {
+        url = new URL(upstreamText);
+      } catch {
+        url = new URL("invalid:");
+      }
+      if (url.protocol !== "https:" || (url.pathname !== "/" && url.pathname !== "") || url.search || url.username) {
+        throw this.src.error("GP_ERR_CONFIG_VALUE", upstreamEntry.value, `${what}.upstream must be an https:// origin such as https://db-01.internal:8443 (got ${JSON.stringify(upstreamText)})`);
+      }
+      const expectEntry = f.get("expect");
+      // Same syntax and matcher as ACL principals (no groups: there is no `groups` section in a config file).
+      const expect = expectEntry && !this.src.isNull(expectEntry.value) ? new PrincipalCompiler(this.src).list(expectEntry.value, `"${what}.expect"`) : [];
+      return {
+        name: this.string(f.get("name"), `${what}.name`) ?? `outbound-${index}`,
+        listen: this.listen(f.get("listen"), `${what}.listen`, "", "127.0.0.1"),
+        upstream: url.origin,
+        serverName: this.string(f.get("serverName"), `${what}.serverName`) ?? url.hostname.replace(/^\[|\]$/g, ""),
+        expect,
+      };
+    });
+  }
+
+  admin(entry: YamlEntry | undefined): Config["admin"] {
+    const f = this.fields(entry, '"admin"', ["listen"]);
+    return { listen: this.listen(f.get("listen"), "admin.listen", DEFAULTS.admin.listen, "127.0.0.1") };
+  }
+
+  log(entry: YamlEntry | undefined): Config["log"] {
+    const f = this.fields(entry, '"log"', ["level", "access"]);
+    const access = f.get("access");
+    return {
+      level: this.choice(f.get("level"), "log.level", LOG_LEVELS, DEFAULTS.log.level),
+      access: access ? this.src.boolean(access.value, "log.access") : DEFAULTS.log.access,
+    };
+  }
+
+  limits(entry: YamlEntry | undefined): Limits {
+    const f = this.fields(entry, '"limits"', LIMIT_KEYS);
+    const out = {} as Record<keyof Limits, number>;
+    for (const key of LIMIT_KEYS) {
+      const fallback = DEFAULTS.limits[key];
+      if (SIZE_LIMITS.has(key)) out[key] = this.size(f.get(key), `limits.${key}`, fallback);
+      else if (COUNT_LIMITS.has(key)) out[key] = this.count(f.get(key), `limits.${key}`, fallback as number);
+      else out[key] = this.duration(f.get(key), `limits.${key}`, fallback);
+    }
+    return out;
+  }
+
+  workers(entry: YamlEntry | undefined): number {
+    if (!entry) return DEFAULTS.workers;
+    const value = this.src.scalarText(entry.value, "workers");
+    if (value === "auto") return 0;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `workers must be a whole number from 1 to 64 or "auto" (got ${JSON.stringify(value)})`);
+    return n;
+  }
+
+  duration(entry: YamlEntry | undefined, what: string, fallback: string | number): number {
+    if (!entry) return parseDuration(fallback)!;
+    const raw = this.src.scalarText(entry.value, what);
+    const ms = parseDuration(/^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw);
+    if (ms === undefined) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} must be a duration such as 500ms, 10s, 2m or 1h (got ${JSON.stringify(raw)})`);
+    return ms;
+  }
+
+  private size(entry: YamlEntry | undefined, what: string, fallback: string | number): number {
+    if (!entry) return parseSize(fallback)!;
+    const raw = this.src.scalarText(entry.value, what);
+    const bytes = parseSize(/^\d+$/.test(raw) ? Number(raw) : raw);
+    if (bytes === undefined || bytes < 1024) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} must be a size of at least 1KiB such as 16KiB or 1MiB (got ${JSON.stringify(raw)})`);
+    return bytes;
+  }
+
+  private count(entry: YamlEntry | undefined, what: string, fallback: number): number {
+    if (!entry) return fallback;
+    const n = this.src.number(entry.value, what);
+    if (!Number.isInteger(n) || n < 1) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} must be a whole number of at least 1 (got ${n})`);
+    return n;
+  }
+
+  private string(entry: YamlEntry | undefined, what: string): string | undefined {
+    if (!entry) return undefined;
+    const value = this.src.string(entry.value, what);
+    if (value === "") throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} must not be empty`);
+    return value;
+  }
+
+  private choice<T extends string>(entry: YamlEntry | undefined, what: string, allowed: readonly T[], fallback: T): T {
+    if (!entry) return fallback;
+    const value = this.src.string(entry.value, what);
+    if (!allowed.includes(value as T)) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} must be one of ${allowed.join(", ")} (got ${JSON.stringify(value)})`);
+    return value as T;
+  }
+
+  private mode(entry: YamlEntry | undefined, what: string): EnforcementMode | null {
+    if (!entry) return null;
+    return this.choice(entry, what, ["enforce", "audit"] as const, "enforce");
+  }
+
+  private path(entry: YamlEntry | undefined, what: string, fallback: string): string {
+    const value = entry ? this.string(entry, what)! : fallback;
+    return isAbsolute(value) ? value : resolve(this.dir, value);
+  }
+
+  private listen(entry: YamlEntry | undefined, what: string, fallback: string, defaultHost: string): ListenAddress {
+    if (!entry && fallback === "") throw this.src.error("GP_ERR_YAML_MISSING_KEY", null, `${what} is required`);
+    const text = entry ? this.src.scalarText(entry.value, what) : fallback;
+    const address = parseListen(text, defaultHost);
+    if (!address) throw this.src.error("GP_ERR_CONFIG_VALUE", entry?.value, `${what} must be HOST:PORT or a port, such as 0.0.0.0:8443, [::1]:8443 or 8443 (got ${JSON.stringify(text)})`);
+    return address;
+  }
+
+  private upstream(entry: YamlEntry | undefined, what: string, fallback: string): UpstreamTarget {
+    const text = entry ? this.src.string(entry.value, what) : fallback;
+    const target = parseUpstream(text, this.dir);
+    if (!target) {
+      throw this.src.error("GP_ERR_CONFIG_VALUE", entry?.value, `${what} must be an http:// origin such as http://127.0.0.1:8080, or unix:/path/app.sock (got ${JSON.stringify(text)})`);
+    }
+    return target;
+  }
+
+  private isList(node: Node | null): boolean {
+    return isSeq(this.src.resolve(node));
+  }
+
+  checkListenersDistinct(config: Config): void {
+    const seen = new Map<string, string>();
+    const claim = (address: ListenAddress, owner: string) => {
+      if (address.port === 0) return;
+      const key = `${address.host}:${address.port}`;
+      const previous = seen.get(key);
+      if (previous) throw this.src.error("GP_ERR_CONFIG_VALUE", null, `${owner} listens on ${address.text}, which ${previous} already uses`);
+      seen.set(key, owner);
+    };
+    config.inbound.forEach((inbound) => claim(inbound.listen, `inbound "${inbound.name}"`));
+    config.outbound.forEach((outbound) => claim(outbound.listen, `outbound "${outbound.name}"`));
+    claim(config.admin.listen, "admin");
+  }
+}
+
+/** `0.0.0.0:8443`, `[::1]:8443`, `localhost:8443`, `8443` or `:8443` (on `defaultHost`). */
+export function parseListen(text: string, defaultHost: string): ListenAddress | undefined {
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port > 65535) return undefined;
+  let host = match[1] ?? "";
+  if (host.startsWith("[")) {
+    host = host.slice(1, -1);
+    if (isIP(host) !== 6) return undefined;
+  }
+  return { host: host === "" ? defaultHost : host, port, text: text.trim() };
+}
+
+export function parseUpstream(text: string, dir: string): UpstreamTarget | undefined {
+  if (text.startsWith("unix:")) {
+    const socketPath = text.slice("unix:".length);
+    if (socketPath === "") return undefined;
+    return { kind: "unix", socketPath: isAbsolute(socketPath) ? socketPath : resolve(dir, socketPath), text };
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "http:" || (url.pathname !== "/" && url.pathname !== "") || url.search || url.hash || url.username) return undefined;
+  return { kind: "http", origin: url.origin, text };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

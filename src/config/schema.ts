@@ -1,0 +1,116 @@
+/**
+ * The validated configuration: what `loadConfig` returns, frozen. Paths are
+ * absolute, durations in milliseconds, sizes in bytes. Nothing downstream
+ * re-checks these values.
+ */
+
+import type { Principal } from "../acl/principal.js";
+
+export type TlsVersion = "TLSv1.2" | "TLSv1.3";
+export type EnforcementMode = "enforce" | "audit";
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  /** As written, for logs: `0.0.0.0:8443`. */
+  readonly text: string;
+}
+
+export type UpstreamTarget =
+  | { readonly kind: "http"; readonly origin: string; readonly text: string }
+  | { readonly kind: "unix"; readonly socketPath: string; readonly text: string };
+
+export interface TlsConfig {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+  readonly crl: string | null;
+  readonly minVersion: TlsVersion;
+}
+
+export interface RouteConfig {
+  /** Label for logs and metrics. */
+  readonly name: string;
+  /** Segment-aware prefix of the normalized path: `/api` matches `/api` and `/api/x`, not `/apix`. */
+  readonly pathPrefix: string;
+  /** Host header (port ignored, case-insensitive) the route is limited to; null for any. */
+  readonly host: string | null;
+  readonly upstream: UpstreamTarget;
+  readonly acl: string;
+  /** Overrides the ACL file's own `mode` when set. */
+  readonly mode: EnforcementMode | null;
+}
+
+export interface InboundConfig {
+  readonly name: string;
+  readonly listen: ListenAddress;
+  readonly routes: readonly RouteConfig[];
+}
+
+export interface OutboundConfig {
+  readonly name: string;
+  readonly listen: ListenAddress;
+  /** `https://host:port` */
+  readonly upstream: string;
+  readonly serverName: string;
+  /** Principals in ACL syntax, compiled; the server certificate must match one. Empty: any server the CA vouches for. */
+  readonly expect: readonly Principal[];
+}
+
+export interface Limits {
+  /** Request line plus headers; larger gets 431. */
+  readonly maxHeaderSize: number;
+  /** Time to receive the complete request headers (slowloris). */
+  readonly headersTimeout: number;
+  /** Time to receive the complete request, body included. */
+  readonly requestTimeout: number;
+  /** A keep-alive connection idle this long is closed. */
+  readonly idleTimeout: number;
+  /** A connection older than this is closed after its current response; 0 disables. */
+  readonly maxConnectionAge: number;
+  /** Concurrent client connections per listener. */
+  readonly maxConnections: number;
+  /** Connecting to the upstream; exceeded gives 502. */
+  readonly upstreamConnectTimeout: number;
+  /** Waiting for the upstream's response headers; exceeded gives 504. */
+  readonly upstreamResponseTimeout: number;
+  /** Silence between two chunks of the upstream's response body; exceeded aborts the response. */
+  readonly upstreamBodyTimeout: number;
+}
+
+export interface Config {
+  /** The config file, absolute; null for a config built in memory (the demo). */
+  readonly file: string | null;
+  readonly tls: TlsConfig;
+  readonly inbound: readonly InboundConfig[];
+  readonly outbound: readonly OutboundConfig[];
+  readonly admin: { readonly listen: ListenAddress };
+  readonly log: { readonly level: string; readonly access: boolean };
+  readonly limits: Limits;
+  readonly drainTimeout: number;
+  /** Worker processes sharing the listeners; 1 runs in-process. */
+  readonly workers: number;
+}
+
+/** Defaults, with units as users write them; the README's config reference is generated from the same table. */
+export const DEFAULTS = Object.freeze({
+  tls: { cert: "/run/secrets/service.crt", key: "/run/secrets/service.key", ca: "/run/secrets/ca.crt", crl: null, minVersion: "TLSv1.2" },
+  inbound: { listen: "0.0.0.0:8443", upstream: "http://127.0.0.1:8080", acl: "acl/service.yaml" },
+  admin: { listen: "127.0.0.1:9901" },
+  log: { level: "info", access: true },
+  limits: {
+    maxHeaderSize: "16KiB",
+    headersTimeout: "10s",
+    requestTimeout: "5m",
+    idleTimeout: "60s",
+    maxConnectionAge: "1h",
+    maxConnections: 10_000,
+    upstreamConnectTimeout: "5s",
+    upstreamResponseTimeout: "30s",
+    upstreamBodyTimeout: "5m",
+  },
+  drainTimeout: "10s",
+  workers: 1,
+} as const);
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
