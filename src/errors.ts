@@ -57,7 +57,9 @@ export const ERROR_CODES = Object.freeze({
   // Request handling (sent as JSON bodies).
   GP_ERR_BAD_REQUEST: http(400, "the request or its target is malformed or ambiguous"),
   GP_ERR_FORBIDDEN: http(403, "the ACL does not grant this peer this method and path"),
+  GP_ERR_PEER_EXPIRED: http(403, "the peer certificate of this connection has expired since the handshake"),
   GP_ERR_NOT_FOUND: http(404, "no route matches the request"),
+  GP_ERR_REQUEST_TIMEOUT: http(408, "the request headers or body did not arrive in time"),
   GP_ERR_HEADERS_TOO_LARGE: http(431, "the request headers exceed the configured limit"),
   GP_ERR_UPSTREAM_UNREACHABLE: http(502, "the upstream could not be reached or reset the connection"),
   GP_ERR_UPSTREAM_TLS: http(502, "the upstream failed TLS verification or the expected identity"),

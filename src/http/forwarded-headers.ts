@@ -1,0 +1,86 @@
+/**
+ * Headers between client and upstream. Hop-by-hop headers (RFC 9110 section
+ * 7.6.1) stop at guardpost in both directions, including any named in
+ * `Connection`. Identity headers are ours alone: a client's
+ * `x-forwarded-client-cert` (however many copies, in any case) is dropped
+ * before ours is added, so a caller can never claim another identity.
+ */
+
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-authenticate",
+  "proxy-authorization",
+  // Node answers `Expect: 100-continue` itself before the request reaches us; undici refuses to send it on.
+  "expect",
+  "http2-settings",
+]);
+
+/** Set by guardpost; a client's copy is never passed on. */
+const SET_BY_PROXY: ReadonlySet<string> = new Set(["x-forwarded-client-cert", "x-request-id"]);
+/** Set by guardpost on inbound listeners; passed through as the local service set them on outbound ones. */
+const FORWARDED: ReadonlySet<string> = new Set(["x-forwarded-for", "x-forwarded-proto"]);
+
+export interface ForwardedFor {
+  /** The peer's address, appended to `x-forwarded-for` (inbound); null to pass both forwarded headers through (outbound). */
+  readonly remoteAddress: string | null;
+  /** This connection's `x-forwarded-client-cert` value; null on outbound listeners, which send no certificate data. */
+  readonly xfcc: string | null;
+  readonly requestId: string;
+}
+
+/** Extra tokens in `Connection` name further headers that are hop-by-hop for this message only. */
+function connectionTokens(value: string | undefined): ReadonlySet<string> | undefined {
+  if (value === undefined) return undefined;
+  const tokens = value
+    .toLowerCase()
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "" && t !== "close" && t !== "keep-alive");
+  return tokens.length === 0 ? undefined : new Set(tokens);
+}
+
+/** The header list sent upstream, as undici's flat [name, value, ...] array. */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | undefined, forwarded: ForwardedFor): string[] {
+  const extraHopByHop = connectionTokens(connection);
+  const setsForwarded = forwarded.remoteAddress !== null;
+  const out: string[] = [];
+  let forwardedFor = "";
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || extraHopByHop?.has(name) || SET_BY_PROXY.has(name)) continue;
+    if (setsForwarded && FORWARDED.has(name)) {
+      if (name === "x-forwarded-for") forwardedFor = forwardedFor === "" ? rawHeaders[i + 1]! : `${forwardedFor}, ${rawHeaders[i + 1]!}`;
+      continue;
+    }
+    out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  if (setsForwarded) {
+    out.push("x-forwarded-for", forwardedFor === "" ? forwarded.remoteAddress! : `${forwardedFor}, ${forwarded.remoteAddress!}`);
+    out.push("x-forwarded-proto", "https");
+  }
+  out.push("x-request-id", forwarded.requestId);
+  if (forwarded.xfcc !== null) out.push("x-forwarded-client-cert", forwarded.xfcc);
+  return out;
+}
+
+/** The upstream's response headers for the client, as a flat array for writeHead, without hop-by-hop headers. */
+export function clientResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string): string[] {
+  const extraHopByHop = connectionTokens(typeof headers.connection === "string" ? headers.connection : undefined);
+  const out: string[] = [];
+  let sawRequestId = false;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || extraHopByHop?.has(name)) continue;
+    if (name === "x-request-id") sawRequestId = true;
+    if (typeof value === "string") out.push(name, value);
+    else for (const item of value) out.push(name, item);
+  }
+  if (!sawRequestId) out.push("x-request-id", requestId);
+  return out;
+}
