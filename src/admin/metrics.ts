@@ -49,6 +49,8 @@ export class Metrics {
     name: "guardpost_certificate_expiry_timestamp_seconds",
     help: "When a certificate in service expires (notAfter; for the CRL, its nextUpdate), in unix seconds.",
     labelNames: ["cert"] as const,
+    // Across worker processes the earliest expiry is the one that matters.
+    aggregator: "min",
     registers: [this.registry],
   });
 
@@ -83,6 +85,7 @@ export class Metrics {
   private readonly ready = new Gauge({
     name: "guardpost_ready",
     help: "1 when certificates and ACLs in service are valid and listeners are up, else 0.",
+    aggregator: "min",
     registers: [this.registry],
   });
 
@@ -165,5 +168,9 @@ export class Metrics {
 
   async render(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

@@ -7,7 +7,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { ListenAddress } from "../config/schema.js";
 import { listenOn } from "../http/listen.js";
-import type { Metrics } from "./metrics.js";
+
+/** What /metrics serves: one process's registry, or the aggregate of a cluster's workers. */
+export interface MetricsSource {
+  render(): Promise<string>;
+  readonly contentType: string;
+}
 
 export interface Readiness {
   /** Null when ready, else why not (shown in the /readyz body). */
@@ -19,7 +24,7 @@ export class AdminServer {
 
   constructor(
     private readonly listenAddress: ListenAddress,
-    private readonly metrics: Metrics,
+    private readonly metrics: MetricsSource,
     private readonly readiness: Readiness,
   ) {
     this.server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -61,7 +66,7 @@ export class AdminServer {
       }
       case "/metrics": {
         const body = await this.metrics.render();
-        res.writeHead(200, { "content-type": this.metrics.registry.contentType });
+        res.writeHead(200, { "content-type": this.metrics.contentType });
         res.end(body);
         return;
       }

@@ -9,14 +9,13 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { Agent, request } from "undici";
 import { stringify } from "yaml";
 import { loadConfig } from "../config/load.js";
-import { GuardpostError } from "../errors.js";
 import { createLogger } from "../log/logger.js";
 import { createCa, type IssuedCertificate } from "../pki/authority.js";
 import { Guardpost } from "../runtime/guardpost.js";
+import { parseCommandArgs, usageError } from "./args.js";
 import type { Command, CommandIo } from "./io.js";
 
 const EXAMPLE_ACL = fileURLToPath(new URL("../../acl/example.yaml", import.meta.url));
@@ -67,12 +66,9 @@ Ctrl-C. The temp dir is removed on exit.
   --once   exit after the calls: 0 if every call got the expected answer, else 1
 `,
   async run(args, io) {
-    let once: boolean;
-    try {
-      once = parseArgs({ args: [...args], options: { once: { type: "boolean" } }, strict: true }).values.once ?? false;
-    } catch (err) {
-      throw new GuardpostError("GP_ERR_USAGE", `${(err as Error).message} (see guardpost help demo)`);
-    }
+    const parsed = parseCommandArgs("demo", args, { once: { type: "boolean" } });
+    if (parsed.positionals.length > 0) throw usageError("demo", `unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+    const once = parsed.values.once ?? false;
     const dir = mkdtempSync(join(tmpdir(), "guardpost-demo-"));
     let upstream: Server | undefined;
     let guardpost: Guardpost | undefined;
@@ -96,7 +92,7 @@ Ctrl-C. The temp dir is removed on exit.
       const logger = createLogger({ level: "info", destination: createWriteStream(logFile) });
       guardpost = await Guardpost.start(loadConfig(configFile), { logger });
       const port = [...guardpost.addresses.inbound.values()][0]!.port;
-      const adminPort = guardpost.addresses.admin.port;
+      const adminPort = guardpost.addresses.admin!.port;
       io.stdout.write(`guardpost is listening on https://localhost:${port} (admin http://127.0.0.1:${adminPort}), ACL ${EXAMPLE_ACL}\n\n`);
 
       const failures = await makeCalls(io, port, pki);

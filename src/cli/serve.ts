@@ -2,10 +2,12 @@
  * `guardpost serve`: run the sidecar or gateway from a config file until
  * SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads certificates and ACLs.
  */
-import { parseArgs } from "node:util";
+import cluster from "node:cluster";
 import { loadConfig } from "../config/load.js";
-import { GuardpostError } from "../errors.js";
+import { checkConfig } from "../runtime/check.js";
+import { runPrimary, runWorker, workerCount } from "../runtime/cluster.js";
 import { Guardpost } from "../runtime/guardpost.js";
+import { parseCommandArgs, usageError } from "./args.js";
 import type { Command } from "./io.js";
 
 const DEFAULT_CONFIG = "/etc/guardpost/guardpost.yaml";
@@ -25,19 +27,20 @@ Signals: SIGTERM or SIGINT drain in-flight requests (up to drainTimeout) and
 exit 0; SIGHUP reloads certificates, CA, CRL and ACLs.
 `,
   async run(args, io) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: [...args], options: { config: { type: "string", short: "c" }, check: { type: "boolean" } }, strict: true, allowPositionals: false });
-    } catch (err) {
-      throw new GuardpostError("GP_ERR_USAGE", `${(err as Error).message} (see guardpost help serve)`);
-    }
+    const parsed = parseCommandArgs("serve", args, { config: { type: "string", short: "c" }, check: { type: "boolean" } });
+    if (parsed.positionals.length > 0) throw usageError("serve", `unexpected argument ${JSON.stringify(parsed.positionals[0])}; the config file goes after --config`);
     const file = parsed.values.config ?? io.env.GUARDPOST_CONFIG ?? DEFAULT_CONFIG;
     const config = loadConfig(file);
     if (parsed.values.check) {
-      const { checkConfig } = await import("../runtime/check.js");
       await checkConfig(config);
       io.stdout.write(`${file}: ok\n`);
       return 0;
+    }
+    if (cluster.isWorker) return runWorker(config);
+    if (workerCount(config) > 1) {
+      // Refuse bad material here, once, rather than in every worker.
+      await checkConfig(config);
+      return runPrimary(config);
     }
     const guardpost = await Guardpost.start(config);
     return new Promise<number>((resolve) => {

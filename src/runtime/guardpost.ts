@@ -26,12 +26,15 @@ export interface GuardpostOptions {
   readonly watch?: FileWatchOptions;
   /** Default true; tests that run many instances turn process metrics off. */
   readonly processMetrics?: boolean;
+  /** Default true; cluster workers leave the admin listener to the primary. */
+  readonly admin?: boolean;
 }
 
 export interface ListeningAddresses {
   readonly inbound: ReadonlyMap<string, AddressInfo>;
   readonly outbound: ReadonlyMap<string, AddressInfo>;
-  readonly admin: AddressInfo;
+  /** Null in a cluster worker, where the primary serves the admin endpoints. */
+  readonly admin: AddressInfo | null;
 }
 
 export class Guardpost {
@@ -91,8 +94,11 @@ export class Guardpost {
     for (const listener of this.inbound) inboundAddresses.set(listener.name, await listener.listen());
     const outboundAddresses = new Map<string, AddressInfo>();
     for (const listener of this.outbound) outboundAddresses.set(listener.name, await listener.listen());
-    this.admin = new AdminServer(config.admin.listen, metrics, { notReadyReason: () => this.notReadyReason() });
-    const adminAddress = await this.admin.listen();
+    let adminAddress: AddressInfo | null = null;
+    if (this.options.admin !== false) {
+      this.admin = new AdminServer(config.admin.listen, metrics, { notReadyReason: () => this.notReadyReason() });
+      adminAddress = await this.admin.listen();
+    }
     this.listening = { inbound: inboundAddresses, outbound: outboundAddresses, admin: adminAddress };
 
     const files = [...this.certStore.reloadable.files, ...this.aclStores.keys()];
@@ -105,7 +111,7 @@ export class Guardpost {
         event: "started",
         inbound: Object.fromEntries([...inboundAddresses].map(([name, a]) => [name, `${a.address}:${a.port}`])),
         outbound: Object.fromEntries([...outboundAddresses].map(([name, a]) => [name, `${a.address}:${a.port}`])),
-        admin: `${adminAddress.address}:${adminAddress.port}`,
+        admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : null,
       },
       "guardpost is ready",
     );
@@ -139,7 +145,8 @@ export class Guardpost {
     await Promise.all([this.certStore.reloadable.check(force), ...[...this.aclStores.values()].map((store) => store.check(force))]);
   }
 
-  private notReadyReason(): string | null {
+  /** Null when ready, else why not; what /readyz reports. */
+  notReadyReason(): string | null {
     if (this.state !== "ready") return this.state;
     const now = Date.now();
     const material = this.certStore.material;

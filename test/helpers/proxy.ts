@@ -75,7 +75,7 @@ export async function startProxy(options: ProxyOptions): Promise<TestProxy> {
     ca,
     url: `https://localhost:${inbound.port}`,
     port: inbound.port,
-    adminUrl: `http://127.0.0.1:${guardpost.addresses.admin.port}`,
+    adminUrl: `http://127.0.0.1:${guardpost.addresses.admin!.port}`,
     dir,
     files: {
       cert: options.tlsPaths?.cert ?? files["service.crt"],

@@ -3,6 +3,7 @@ import { request } from "undici";
 import { beforeAll, describe, expect, test } from "vitest";
 import { stringify } from "yaml";
 import { mtlsClient } from "../helpers/client.js";
+import { metricValue } from "../helpers/metrics.js";
 import { createCa, tempDir, writeFiles, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { runCliProcess, spawnCli } from "../helpers/spawn.js";
 import { startUpstream, type RecordingUpstream } from "../helpers/upstream.js";
@@ -93,6 +94,22 @@ describe("guardpost serve", () => {
     expect(await proc.exited).toBe(0);
   });
 
+  test("SIGHUP re-validates everything, even files the watcher has already judged", async () => {
+    const aclFile = join(dir, "hup-acl.yaml");
+    writeFiles(dir, { "hup-acl.yaml": ACL });
+    const { proc, url, admin } = await startServe(writeConfig("hup.yaml", { inbound: { listen: "127.0.0.1:0", upstream: upstream.url, acl: "hup-acl.yaml" } }));
+    const errors = async () => metricValue(admin, "guardpost_reloads_total", { kind: "acl", result: "error" });
+    writeFiles(dir, { "hup-acl.yaml": "version: 1\npaths:\n  /fast:\n    GET: [OUU=web]\n" });
+    await expect.poll(errors, { timeout: 3000 }).toBe(1);
+    // The watcher does not report the same bad content twice; a forced reload does.
+    proc.child.kill("SIGHUP");
+    await expect.poll(errors, { timeout: 3000 }).toBe(2);
+    expect(proc.stdout).toContain(`${aclFile}:4:11: unknown attribute`);
+    expect((await mtlsClient(ca, web).request(`${url}/fast`)).status).toBe(200);
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  });
+
   test("an invalid config stops start-up with file:line:col and exit 2", async () => {
     writeFiles(dir, { "bad.yaml": "tls:\n  cert: service.crt\ninbound:\n  listen: 127.0.0.1:0\n  upstrem: http://127.0.0.1:1\n" });
     const result = await runCliProcess(["serve", "--config", join(dir, "bad.yaml")]);
@@ -111,5 +128,31 @@ describe("guardpost serve", () => {
     const file = writeConfig("check.yaml");
     const result = await runCliProcess(["serve", "--config", file, "--check"]);
     expect(result).toMatchObject({ code: 0, stdout: `${file}: ok\n` });
+  });
+});
+
+describe("guardpost serve with workers", () => {
+  test("two workers share the listener; metrics aggregate; SIGHUP reaches both; SIGTERM drains both and exits 0", async () => {
+    const proc = spawnCli(["serve", "--config", writeConfig("cluster.yaml", { workers: 2, admin: { listen: "127.0.0.1:0" } })]);
+    const started = await proc.waitForLog({ event: "started" });
+    const port = (started.inbound as Record<string, string>).inbound!.split(":").pop();
+    await expect.poll(() => proc.stdout.split("\n").filter((l) => l.includes('"event":"started"')).length, { timeout: 15_000 }).toBe(2);
+    const cluster = await proc.waitForLog({ event: "cluster_started" });
+    expect(cluster.workers).toBe(2);
+    const pids = new Set(proc.stdout.split("\n").filter((l) => l.includes('"event":"started"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
+    expect(pids.size).toBe(2);
+
+    // Each new connection may land on either worker; all are served.
+    for (let i = 0; i < 10; i++) expect((await mtlsClient(ca, web, { keepAlive: false }).request(`https://localhost:${port}/fast`)).status).toBe(200);
+    const admin = `http://${cluster.admin as string}`;
+    await expect.poll(async () => (await request(`${admin}/readyz`)).statusCode).toBe(200);
+    const metrics = await (await request(`${admin}/metrics`)).body.text();
+    expect(metrics).toContain('guardpost_requests_total{listener="inbound",method="GET",decision="allow",code="200"} 10');
+    expect(metrics).toContain('guardpost_reloads_total{kind="tls",result="error"} 0');
+    proc.child.kill("SIGHUP");
+    await expect.poll(() => proc.stdout.split("\n").filter((l) => l.includes('"event":"signal"')).length).toBeGreaterThanOrEqual(1);
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    expect(proc.stdout.split("\n").filter((l) => l.includes('"event":"draining"')).length).toBeGreaterThanOrEqual(3);
   });
 });
