@@ -45,7 +45,7 @@ function guardpost(name, accessLog) {
     tls: true,
     acl: true,
     async start(ctx, aclKind) {
-      const main = join(ctx.repoRoot, "dist", "cli", "main.js");
+      const main = ctx.guardpostCli;
       if (!existsSync(main)) throw new Error(`${main} does not exist: run npm run build`);
       const port = await freePort();
       const adminPort = await freePort();
@@ -53,6 +53,7 @@ function guardpost(name, accessLog) {
       writeFileSync(config, guardpostConfig({ port, adminPort, pki: ctx.pki.paths, upstreamUrl: ctx.upstream.url, aclFile: ctx.acl[aclKind].yaml, accessLog }));
       const proc = startProcess({ name: `${name}-${aclKind}`, command: process.execPath, args: [main, "serve", "--config", config], cwd: ctx.repoRoot, logDir: ctx.logDir });
       await settle(proc, port, 15_000);
+      await settleReady(proc, adminPort);
       return { proc, host: HOST, port, protocol: "https", adminPort };
     },
   };
@@ -156,6 +157,27 @@ export const CONTENDERS = [
 ];
 
 export const BASELINE = "minimal-node";
+
+/** SPEC section 7: /readyz answers 200 once certificates, ACL and listeners are in service. */
+async function settleReady(proc, adminPort, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    const failure = proc.failure();
+    if (failure) throw new Error(failure);
+    try {
+      const res = await fetch(`http://${HOST}:${adminPort}/readyz`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      last = `status ${res.status}`;
+    } catch (error) {
+      last = error.cause?.code ?? error.message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await proc.stop();
+  throw new Error(`admin /readyz on ${HOST}:${adminPort} did not answer 200 within ${timeoutMs / 1000} s (last: ${last})`);
+}
 
 async function settle(proc, port, timeoutMs = 10_000) {
   try {

@@ -13,6 +13,7 @@
  *
  * Progress goes to stderr, tables to stdout. See `--help` and bench/RESULTS.md.
  */
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -88,7 +89,7 @@ async function main() {
     });
     await waitForPort(upstreamPort, { proc: upstreamProc });
     upstream = { proc: upstreamProc, host: "127.0.0.1", port: upstreamPort, url: `http://127.0.0.1:${upstreamPort}` };
-    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream };
+    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, guardpostCli: guardpostCliPath(options) };
 
     /** Starts a contender once per ACL and runs the checks every contender must pass. */
     const instance = (contender, aclKind) => {
@@ -130,6 +131,8 @@ async function main() {
         date: new Date().toISOString(),
         machine: describeMachine(),
         versions: versions(contenders),
+        commit: gitCommit(),
+        guardpost: contenders.some((c) => c.family === "guardpost") ? guardpostVersion(guardpostCliPath(options)) : undefined,
         settings,
         baseline: BASELINE,
       },
@@ -297,6 +300,24 @@ function versions(contenders) {
     if (line) out[c.native] = /(\d+\.\d+\.\d+)/.exec(line)?.[1] ?? line;
   }
   return out;
+}
+
+function guardpostCliPath(options) {
+  return resolve(options.guardpost ?? join(repoRoot, "dist", "cli", "main.js"));
+}
+
+/** `guardpost --version` of the build under test, so a report names what it measured. */
+function guardpostVersion(cli) {
+  const result = spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8", timeout: 10_000 });
+  return { cli: relative(repoRoot, cli) || cli, version: result.status === 0 ? result.stdout.trim() : `unavailable (${(result.stderr || result.error?.message || "").trim().split("\n")[0]})` };
+}
+
+/** The bench checkout's commit, with "-dirty" when it has uncommitted changes. */
+function gitCommit() {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repoRoot, encoding: "utf8" });
+  if (head.status !== 0) return "unknown";
+  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repoRoot, encoding: "utf8" });
+  return `${head.stdout.trim()}${dirty.stdout.trim() ? "-dirty" : ""}`;
 }
 
 function commandLine() {

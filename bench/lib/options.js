@@ -10,9 +10,10 @@ export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.
                          "guardpost" selects all its variants                      BENCH_CONTENDERS
   --duration S           seconds per timed run (default 4; quick 0.5)              BENCH_DURATION
   --rounds N             rounds per scenario, contenders interleaved (default 3)   BENCH_ROUNDS
-  --warmup S             untimed seconds per contender before round 1 (default 1)  BENCH_WARMUP
+  --warmup S             untimed seconds per contender before round 1 (default 2)  BENCH_WARMUP
   --connections N        autocannon connections (default 64)                       BENCH_CONNECTIONS
   --out DIR              where the JSON and Markdown reports go (default .bench-tmp) BENCH_OUT
+  --guardpost FILE       the guardpost CLI to run (default: dist/cli/main.js here) BENCH_GUARDPOST
   --record               also rewrite the generated part of bench/RESULTS.md and bench/RESULTS.json
   --no-install           do not apt-get install haproxy/nginx when they are missing  BENCH_NO_INSTALL=1
   --keep-tmp             keep the temp dir (configs, certificates, process logs)
@@ -23,7 +24,7 @@ contenders:  guardpost guardpost-log minimal-node http-proxy haproxy nginx bare-
 `;
 
 const QUICK = { duration: 0.5, rounds: 1, warmup: 0.2 };
-const FULL = { duration: 4, rounds: 3, warmup: 1 };
+const FULL = { duration: 4, rounds: 3, warmup: 2 };
 
 export function parseOptions(argv, env) {
   const flags = new Map();
@@ -33,7 +34,7 @@ export function parseOptions(argv, env) {
     const [name, inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
     if (["quick", "record", "no-install", "keep-tmp", "help", "h"].includes(name)) {
       flags.set(name, "1");
-    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "out"].includes(name)) {
+    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "out", "guardpost"].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n\n${USAGE}`);
       flags.set(name, value);
@@ -62,6 +63,7 @@ export function parseOptions(argv, env) {
     warmup: number("warmup", pick("warmup", "BENCH_WARMUP"), defaults.warmup),
     connections: Math.round(number("connections", pick("connections", "BENCH_CONNECTIONS"), 64)),
     out: pick("out", "BENCH_OUT") ?? null,
+    guardpost: pick("guardpost", "BENCH_GUARDPOST") ?? null,
     record: flags.has("record"),
     install: !(flags.has("no-install") || truthy(env.BENCH_NO_INSTALL)),
     keepTmp: flags.has("keep-tmp"),

@@ -128,6 +128,7 @@ export function markdownReport(results) {
     `- Date: ${meta.date}`,
     `- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}, Linux ${m.kernel}`,
     `- Node ${m.node}; ${versions}`,
+    `- Bench commit ${meta.commit}${meta.guardpost ? `; guardpost under test: \`${meta.guardpost.cli}\`, ${meta.guardpost.version}` : ""}`,
     `- Settings: ${s.rounds} round(s) of ${s.duration} s per contender, interleaved and rotated each round; ${s.warmup} s warm-up; ` +
       `${s.connections} autocannon connections; ${s.handshakeConcurrency} parallel handshake loops; ${s.pacedConnections} connections for paced latency`,
     `- Load generator, upstream and proxy share the machine; the proxy under test is one process (nginx: master + one worker) and its CPU is read from /proc.`,
