@@ -22,13 +22,26 @@ export function freePort(host = "127.0.0.1") {
 
 const running = new Set();
 
+/**
+ * Signals the child's whole process group: each child leads its own group
+ * (spawned detached), so nginx's worker goes down with its master even when
+ * the master is killed outright.
+ */
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
 // A crashed or interrupted harness must not leave proxies behind holding ports and CPU.
 process.on("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
+  for (const child of running) signalGroup(child, "SIGKILL");
 });
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.once(signal, () => {
-    for (const child of running) child.kill("SIGKILL");
+    for (const child of running) signalGroup(child, "SIGKILL");
     process.exit(130);
   });
 }
@@ -43,7 +56,7 @@ export function startProcess({ name, command, args, cwd, env, logDir }) {
   const stderrFile = join(logDir, `${name}.stderr.log`);
   const out = openSync(stdoutFile, "a");
   const err = openSync(stderrFile, "a");
-  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", out, err] });
+  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", out, err], detached: true });
   closeSync(out);
   closeSync(err);
   running.add(child);
@@ -94,8 +107,8 @@ export function startProcess({ name, command, args, cwd, env, logDir }) {
     },
     async stop(graceMs = 3000) {
       if (exit || spawnError) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      signalGroup(child, "SIGTERM");
+      const timer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
       await exited;
       clearTimeout(timer);
     },
