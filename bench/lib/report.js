@@ -43,6 +43,9 @@ export function addRatios(scenario, baselineName) {
   }
 }
 
+/** A load generator this busy is at or near its own limit (one thread). */
+const LOADER_BOUND_PCT = 85;
+
 const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
 const fixed = (digits) => (n) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 const ms = (n) => (Number.isFinite(n) ? (n >= 10 ? n.toFixed(0) : n.toFixed(2)) : "-");
@@ -85,6 +88,9 @@ function notes(scenario) {
   for (const e of scenario.entries) {
     if (e.skipped) out.push(`${e.name} skipped: ${e.skipped}`);
     else if (e.summary?.unexpected > 0) out.push(`${e.name}: ${e.summary.unexpected} of ${e.summary.requests} responses had the wrong status or failed`);
+    if (e.summary && scenario.metric === "throughput" && e.summary.loaderCpuPct >= LOADER_BOUND_PCT) {
+      out.push(`${e.name}: the load generator used ${Math.round(e.summary.loaderCpuPct)}% of a core, so it, not the proxy, may have set this rate; compare CPU per request`);
+    }
     if (e.summary && Number.isFinite(e.summary.logBytesPerReq)) out.push(`${e.name}: ${e.summary.logBytesPerReq.toFixed(0)} bytes of stdout per request`);
   }
   return out;
