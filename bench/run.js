@@ -69,6 +69,8 @@ async function main() {
   }
 
   const tmpDir = mkdtempSync(join(tmpdir(), "guardpost-bench-"));
+  // also on Ctrl-C, which ends the process without running `finally`
+  if (!options.keepTmp) process.on("exit", () => rmSync(tmpDir, { recursive: true, force: true }));
   const logDir = join(tmpDir, "logs");
   mkdirSync(logDir);
   const instances = new Map(); // "name/aclKind" -> Promise<{target, proc} | {failure}>
@@ -213,7 +215,6 @@ async function main() {
     await stopInstances(instances, () => true);
     await upstream?.proc.stop();
     if (options.keepTmp) log(`kept ${tmpDir}`);
-    else rmSync(tmpDir, { recursive: true, force: true });
   }
 }
 
