@@ -143,28 +143,14 @@ async function main() {
     const started = performance.now();
 
     for (const scenario of scenarios) {
-      const entries = [];
-      for (const contender of contenders.filter((c) => scenario.eligible(c))) {
-        const inst = await instance(contender, scenario.aclKind);
-        if (inst.failure) {
-          entries.push({ name: contender.name, description: contender.description, skipped: inst.failure });
-          continue;
-        }
-        const failure = await scenario.check(inst.target, pki);
-        if (failure) {
-          entries.push({ name: contender.name, description: contender.description, skipped: `failed the ${scenario.name} check: ${failure}` });
-          continue;
-        }
-        entries.push({ name: contender.name, description: contender.description, inst, rounds: [] });
-      }
-      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit, entries };
+      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit };
+      record.entries = await checkedEntries(scenario, contenders.filter((c) => scenario.eligible(c)), instance, pki);
       results.scenarios.push(record);
-      const timed = entries.filter((e) => e.inst);
+      const timed = record.entries.filter((e) => e.inst);
       if (timed.length === 0) {
         log(`[${scenario.name}] nothing to time`);
         continue;
       }
-
       const load = { ...loadBase };
       if (scenario.needsRate) {
         const peak = await baselinePeak(results, instance, options, loadBase);
@@ -176,23 +162,7 @@ async function main() {
         record.rate = load.rate = Math.round(peak.rps / 2);
         record.rateSource = peak.source;
       }
-
-      log(`[${scenario.name}] warm-up: ${timed.map((e) => e.name).join(", ")}`);
-      for (const entry of timed) await scenario.measure(entry.inst.target, { ...load, duration: options.warmup });
-      for (let round = 0; round < options.rounds; round++) {
-        // rotate the order so no contender always runs first or right after another
-        const order = timed.map((_, i) => timed[(i + round) % timed.length]);
-        for (const entry of order) {
-          const r = await timedRun(scenario, entry.inst, upstream.proc, { ...load, duration: options.duration });
-          entry.rounds.push(r);
-          log(`[${scenario.name}] round ${round + 1}/${options.rounds} ${entry.name}: ${Math.round(r.rps)} ${scenario.unit ?? "req/s"}, ` +
-            `${r.cpuUsPerReq.toFixed(1)} µs CPU/req, p99 ${r.latencyMs.p99.toFixed(2)} ms`);
-        }
-      }
-      for (const entry of timed) {
-        entry.summary = summarize(entry.rounds);
-        delete entry.inst;
-      }
+      await timeRounds(scenario, timed, load, options, upstream.proc);
       addRatios(record, BASELINE);
       if (scenario.aclKind === "big") await stopInstances(instances, (key) => key.endsWith("/big"));
     }
@@ -215,6 +185,46 @@ async function main() {
     await stopInstances(instances, () => true);
     await upstream?.proc.stop();
     if (options.keepTmp) log(`kept ${tmpDir}`);
+  }
+}
+
+/**
+ * One entry per eligible contender: ready to time (`inst`), or `skipped`
+ * with the reason it did not start or failed this scenario's check.
+ */
+async function checkedEntries(scenario, contenders, instance, pki) {
+  const entries = [];
+  for (const contender of contenders) {
+    const entry = { name: contender.name, description: contender.description };
+    const inst = await instance(contender, scenario.aclKind);
+    const failure = inst.failure ?? (await scenario.check(inst.target, pki));
+    if (inst.failure) entry.skipped = inst.failure;
+    else if (failure) entry.skipped = `failed the ${scenario.name} check: ${failure}`;
+    else Object.assign(entry, { inst, rounds: [] });
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** A warm-up for each contender, then `rounds` timed runs each, taking turns; leaves a summary on each entry. */
+async function timeRounds(scenario, timed, load, options, upstreamProc) {
+  log(`[${scenario.name}] warm-up: ${timed.map((e) => e.name).join(", ")}`);
+  for (const entry of timed) await scenario.measure(entry.inst.target, { ...load, duration: options.warmup });
+  for (let round = 0; round < options.rounds; round++) {
+    // rotate the order so that no contender always runs first
+    const order = timed.map((_, i) => timed[(i + round) % timed.length]);
+    for (const entry of order) {
+      const r = await timedRun(scenario, entry.inst, upstreamProc, { ...load, duration: options.duration });
+      entry.rounds.push(r);
+      log(
+        `[${scenario.name}] round ${round + 1}/${options.rounds} ${entry.name}: ${Math.round(r.rps)} ${scenario.unit ?? "req/s"}, ` +
+          `${r.cpuUsPerReq.toFixed(1)} µs CPU/req, p99 ${r.latencyMs.p99.toFixed(2)} ms`,
+      );
+    }
+  }
+  for (const entry of timed) {
+    entry.summary = summarize(entry.rounds);
+    delete entry.inst;
   }
 }
 
