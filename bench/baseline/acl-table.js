@@ -1,0 +1,51 @@
+/**
+ * The yardstick's ACL: a SPEC section 3 file reduced to the cases the
+ * benchmark uses (exact paths; principals `OU=value` or "*"), compiled into
+ * one Map lookup per request. Anything richer is refused, so the baseline
+ * never silently grants less or more than the file says.
+ */
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+
+const ANY = "*";
+
+/** "METHOD /path" -> Set of OUs ("*": any verified peer). */
+export function compileAcl(file) {
+  const table = new Map();
+  const { paths } = parse(readFileSync(file, "utf8"));
+  for (const [path, methods] of Object.entries(paths)) {
+    if (path.includes("{") || path.includes("*")) throw new Error(`${file}: baseline ACL takes exact paths only, got ${path}`);
+    for (const [method, principals] of Object.entries(methods)) {
+      const ous = principals.map((p) => {
+        if (p === ANY) return ANY;
+        const m = /^OU=(.+)$/i.exec(p);
+        if (!m) throw new Error(`${file}: baseline ACL takes OU=value or "*", got ${JSON.stringify(p)}`);
+        return m[1];
+      });
+      table.set(`${method} ${path}`, new Set(ous));
+    }
+  }
+  return table;
+}
+
+/** The peer's OUs as an array; computed once per TLS connection by the callers. */
+export function peerOus(tlsSocket) {
+  const ou = tlsSocket.getPeerCertificate().subject?.OU;
+  return ou === undefined ? [] : [].concat(ou);
+}
+
+export function isAllowed(table, method, url, ous) {
+  const q = url.indexOf("?"); // the query string plays no part (SPEC section 3)
+  const entry = table.get(`${method} ${q === -1 ? url : url.slice(0, q)}`);
+  if (entry === undefined) return false;
+  if (entry.has(ANY)) return true;
+  for (const ou of ous) if (entry.has(ou)) return true;
+  return false;
+}
+
+/** The 403 every Node contender sends, shaped like guardpost's (SPEC section 5). */
+export function forbidden(req, res) {
+  const body = JSON.stringify({ error: "forbidden", method: req.method, path: req.url });
+  res.writeHead(403, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}

@@ -1,0 +1,50 @@
+/**
+ * The benchmark's access rules, kept as data and rendered for each contender:
+ * a SPEC section 3 YAML file for guardpost and the Node contenders, an allow
+ * list for haproxy, a map for nginx. One source, so every contender enforces
+ * the same thing.
+ */
+import { BIG_ACL_SIZE, bigAclPath, CLIENT_OU, PATHS } from "./wire.js";
+
+/** @typedef {{ path: string, method: string, ous: string[] }} Rule */
+
+/** @returns {Rule[]} */
+export function smallRules() {
+  return [
+    { path: PATHS.small, method: "GET", ous: [CLIENT_OU] },
+    { path: PATHS.upload, method: "POST", ous: [CLIENT_OU] },
+    { path: PATHS.admin, method: "GET", ous: ["ops"] },
+  ];
+}
+
+/** The small rules plus 10,000 exact paths, each readable by OU=web. */
+export function bigRules() {
+  const rules = smallRules();
+  for (let i = 0; i < BIG_ACL_SIZE; i++) rules.push({ path: bigAclPath(i), method: "GET", ous: [CLIENT_OU] });
+  return rules;
+}
+
+/** SPEC section 3. */
+export function toYaml(rules) {
+  const byPath = new Map();
+  for (const rule of rules) {
+    if (!byPath.has(rule.path)) byPath.set(rule.path, []);
+    byPath.get(rule.path).push(rule);
+  }
+  const lines = ["version: 1", "paths:"];
+  for (const [path, entries] of byPath) {
+    lines.push(`  ${path}:`);
+    for (const { method, ous } of entries) lines.push(`    ${method}: [${ous.map((ou) => `OU=${ou}`).join(", ")}]`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** One "METHOD path OU" key per line, matched exactly by haproxy's `-f` list. */
+export function toHaproxyList(rules) {
+  return rules.flatMap(({ path, method, ous }) => ous.map((ou) => `${method} ${path} ${ou}`)).join("\n") + "\n";
+}
+
+/** Entries for an nginx `map "$request_method $uri $ou"` block. */
+export function toNginxMap(rules) {
+  return rules.flatMap(({ path, method, ous }) => ous.map((ou) => `    "${method} ${path} ${ou}" 1;`)).join("\n");
+}

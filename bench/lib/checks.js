@@ -1,0 +1,94 @@
+/**
+ * Before anything is timed, each contender must answer correctly: the right
+ * status and body for allowed calls, 403 (not forwarded) for denied ones, and
+ * no service at all without a client certificate. A contender that fails is
+ * skipped with the reason instead of being timed doing the wrong thing.
+ */
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { PATHS, POST_BYTES, SMALL_BODY } from "./wire.js";
+
+/** One request on a fresh connection. Resolves {status, headers, body} or {error}. */
+export function fetchOnce(target, { method = "GET", path, body, tls }) {
+  const send = target.protocol === "https" ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const req = send(
+      {
+        host: target.host,
+        port: target.port,
+        method,
+        path,
+        agent: false,
+        timeout: 5000,
+        headers: body ? { "content-type": "application/octet-stream", "content-length": body.length } : {},
+        ...(target.protocol === "https" ? tls : {}),
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", (error) => resolve({ error }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out after 5 s")));
+    req.on("error", (error) => resolve({ error }));
+    req.end(body);
+  });
+}
+
+function describe(res) {
+  if (res.error) return `error ${res.error.code ?? res.error.message}`;
+  return `${res.status} ${JSON.stringify(res.body.slice(0, 80))}`;
+}
+
+/** null when `res` is a 200 with exactly `body`, else what was wrong. */
+function expectOk(what, res, body) {
+  if (!res.error && res.status === 200 && res.body === body) return null;
+  return `${what}: expected 200 ${JSON.stringify(body.slice(0, 80))}, got ${describe(res)}`;
+}
+
+/** null when `res` is a 403 produced by the proxy itself (the upstream never answered). */
+function expectDenied(what, res) {
+  if (!res.error && res.status === 403 && res.headers["x-upstream"] === undefined) return null;
+  if (!res.error && res.status === 403) return `${what}: the 403 came from the upstream, so the request was forwarded`;
+  return `${what}: expected 403 from the proxy, got ${describe(res)}`;
+}
+
+/** Checks every contender passes once, right after it starts. */
+export async function admissionCheck(target, contender, pki) {
+  if (contender.tls) {
+    const anonymous = await fetchOnce(target, { path: PATHS.small, tls: pki.anonymous });
+    // nginx completes the handshake and answers 400; the others refuse the handshake.
+    if (!anonymous.error && (anonymous.status < 400 || anonymous.headers["x-upstream"] !== undefined)) {
+      return `a client without a certificate was served: ${describe(anonymous)}`;
+    }
+  }
+  if (contender.acl) {
+    const other = await fetchOnce(target, { path: PATHS.small, tls: pki.other });
+    const failure = expectDenied("GET /small as OU=marketing", other);
+    if (failure) return failure;
+  }
+  return null;
+}
+
+export const expectations = {
+  async small(target, pki) {
+    return expectOk("GET /small", await fetchOnce(target, { path: PATHS.small, tls: pki.client }), SMALL_BODY);
+  },
+  async upload(target, pki) {
+    const body = Buffer.alloc(POST_BYTES, 0x61);
+    const res = await fetchOnce(target, { method: "POST", path: PATHS.upload, body, tls: pki.client });
+    return expectOk("POST /upload 64 KB", res, `{"received":${POST_BYTES}}\n`);
+  },
+  async denied(target, pki) {
+    return expectDenied("GET /admin as OU=web", await fetchOnce(target, { path: PATHS.admin, tls: pki.client }));
+  },
+  /** Every path the load will cycle through is served, and a path outside the ACL is not. */
+  async bigAcl(target, pki, paths) {
+    for (const path of paths) {
+      const failure = expectOk(`GET ${path}`, await fetchOnce(target, { path, tls: pki.client }), SMALL_BODY);
+      if (failure) return failure;
+    }
+    return expectDenied("GET /svc/99999 (not in the ACL)", await fetchOnce(target, { path: "/svc/99999", tls: pki.client }));
+  },
+};

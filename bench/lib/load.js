@@ -1,0 +1,173 @@
+/**
+ * The three ways load is applied:
+ * - autocannonRun: closed-loop throughput with autocannon (keep-alive,
+ *   client certificate through tlsOptions).
+ * - handshakeRun: one request per new TLS connection, no session resumption,
+ *   to count full mTLS handshakes per second.
+ * - pacedRun: open-loop requests at a fixed rate, latency measured from when
+ *   each request was due (so a stalled proxy cannot hide its queue).
+ */
+import { performance } from "node:perf_hooks";
+import { createSecureContext, connect as tlsConnect } from "node:tls";
+import autocannon from "autocannon";
+import { Pool } from "undici";
+
+function urlOf(target) {
+  return `${target.protocol}://${target.host}:${target.port}`;
+}
+
+/**
+ * @param {object} target {protocol, host, port}
+ * @param {object} load {connections, duration (s), requests: [{method, path, body?, headers?}], expectStatus, overallRate?}
+ */
+export async function autocannonRun(target, { connections, duration, requests, expectStatus, overallRate, tls }) {
+  const result = await autocannon({
+    url: urlOf(target),
+    connections,
+    duration,
+    // autocannon stops on a sample tick: 100 ms ticks keep a run within
+    // 0.1 s of its duration (the default 1 s tick rounds short runs up)
+    sampleInt: 100,
+    requests,
+    ...(overallRate ? { overallRate } : {}),
+    ...(target.protocol === "https" ? { tlsOptions: tls } : {}),
+  });
+  const total = result.requests.total;
+  const expected = result.statusCodeStats?.[expectStatus]?.count ?? 0;
+  return {
+    requests: total,
+    seconds: result.duration,
+    rps: total / result.duration,
+    // responses with another status, plus connection errors and timeouts
+    unexpected: total - expected + result.errors,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    // autocannon's histogram has 1 ms resolution
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+  };
+}
+
+const HANDSHAKE_REQUEST = "GET /small HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+
+/**
+ * `concurrency` loops, each: TLS connect with the client certificate, one
+ * GET with `Connection: close`, read to the end, repeat until `duration`
+ * seconds have passed. Node's TLS client resumes a session only when handed
+ * one, so every connection is a full handshake; `resumed` counts any that
+ * were not.
+ */
+export async function handshakeRun(target, { concurrency, duration, tls }) {
+  // One context for all connections: building it parses the PEM key and CA,
+  // which costs more than the handshake itself and would cap the rate here.
+  const secureContext = createSecureContext(tls);
+  const start = performance.now();
+  const deadline = start + duration * 1000;
+  const times = [];
+  let ok = 0;
+  let failed = 0;
+  let resumed = 0;
+  let lastEnd = start;
+
+  const once = () =>
+    new Promise((resolve) => {
+      const begun = performance.now();
+      let head = "";
+      const socket = tlsConnect({ host: target.host, port: target.port, secureContext });
+      socket.setEncoding("latin1");
+      socket.once("secureConnect", () => {
+        if (socket.isSessionReused()) resumed++;
+        socket.write(HANDSHAKE_REQUEST);
+      });
+      socket.on("data", (chunk) => {
+        if (head.length < 16) head += chunk;
+      });
+      socket.once("error", () => {});
+      socket.once("close", () => {
+        const end = performance.now();
+        lastEnd = Math.max(lastEnd, end);
+        if (head.startsWith("HTTP/1.1 200")) {
+          ok++;
+          times.push(end - begun);
+        } else {
+          failed++;
+        }
+        resolve();
+      });
+    });
+
+  const loop = async () => {
+    while (performance.now() < deadline) await once();
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  const seconds = (lastEnd - start) / 1000;
+  return {
+    requests: ok,
+    seconds,
+    rps: ok / seconds,
+    unexpected: failed,
+    errors: failed,
+    resumed,
+    latencyMs: percentiles(times),
+  };
+}
+
+/**
+ * `rate` GETs per second for `duration` seconds over a pool of keep-alive
+ * connections opened beforehand. Each request's latency runs from the moment
+ * it was due, not from when it was sent, so time spent queued behind a slow
+ * response counts (coordinated omission).
+ */
+export async function pacedRun(target, { rate, duration, connections, path, tls }) {
+  const pool = new Pool(urlOf(target), {
+    connections,
+    pipelining: 1,
+    ...(target.protocol === "https" ? { connect: { ...tls } } : {}),
+  });
+  const get = async () => {
+    const { statusCode, body } = await pool.request({ method: "GET", path });
+    await body.dump();
+    return statusCode;
+  };
+  try {
+    // open every connection first: handshakes are not what this measures
+    await Promise.all(Array.from({ length: connections }, get));
+
+    const total = Math.max(1, Math.round(rate * duration));
+    const latencies = [];
+    let unexpected = 0;
+    let issued = 0;
+    let settled = 0;
+    const start = performance.now();
+    await new Promise((resolve) => {
+      const fire = (i) => {
+        const due = start + (i * 1000) / rate;
+        get().then(
+          (status) => {
+            if (status === 200) latencies.push(performance.now() - due);
+            else unexpected++;
+          },
+          () => unexpected++,
+        ).finally(() => {
+          if (++settled === total) resolve();
+        });
+      };
+      const tick = () => {
+        const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+        while (issued < due) fire(issued++);
+        if (issued < total) setTimeout(tick, 1);
+      };
+      tick();
+    });
+    const seconds = (performance.now() - start) / 1000;
+    return { requests: total, seconds, rps: total / seconds, unexpected, errors: unexpected, latencyMs: percentiles(latencies) };
+  } finally {
+    await pool.destroy();
+  }
+}
+
+function percentiles(values) {
+  if (values.length === 0) return { p50: NaN, p99: NaN, max: NaN };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] };
+}

@@ -1,0 +1,71 @@
+/**
+ * Command-line flags, each with an environment variable for CI. Flags win.
+ */
+
+export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.js [options])
+
+  --quick                short runs, one round: a smoke test, not a measurement   BENCH_QUICK=1
+  --only a,b             scenarios to run (default: all)                            BENCH_ONLY
+  --contenders a,b       contenders to run (default: all); a family name such as
+                         "guardpost" selects all its variants                      BENCH_CONTENDERS
+  --duration S           seconds per timed run (default 4; quick 0.5)              BENCH_DURATION
+  --rounds N             rounds per scenario, contenders interleaved (default 3)   BENCH_ROUNDS
+  --warmup S             untimed seconds per contender before round 1 (default 2)  BENCH_WARMUP
+  --connections N        autocannon connections (default 64)                       BENCH_CONNECTIONS
+  --out DIR              where the JSON and Markdown reports go (default .bench-tmp) BENCH_OUT
+  --guardpost FILE       the guardpost CLI to run (default: dist/cli/main.js here) BENCH_GUARDPOST
+  --record               also rewrite the generated part of bench/RESULTS.md and bench/RESULTS.json
+  --no-install           do not apt-get install haproxy/nginx when they are missing  BENCH_NO_INSTALL=1
+  --keep-tmp             keep the temp dir (configs, certificates, process logs)
+  -h, --help
+
+scenarios:   get post64k denied acl10k handshake latency latency-autocannon
+contenders:  guardpost guardpost-log minimal-node http-proxy haproxy nginx bare-node direct
+`;
+
+const QUICK = { duration: 0.5, rounds: 1, warmup: 0.2 };
+const FULL = { duration: 4, rounds: 3, warmup: 2 };
+
+export function parseOptions(argv, env) {
+  const flags = new Map();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("-")) throw new Error(`unexpected argument ${JSON.stringify(arg)}\n\n${USAGE}`);
+    const [name, inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
+    if (["quick", "record", "no-install", "keep-tmp", "help", "h"].includes(name)) {
+      flags.set(name, "1");
+    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "out", "guardpost"].includes(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new Error(`--${name} needs a value\n\n${USAGE}`);
+      flags.set(name, value);
+    } else {
+      throw new Error(`unknown option ${arg}\n\n${USAGE}`);
+    }
+  }
+  const pick = (flag, variable) => flags.get(flag) ?? env[variable];
+  const truthy = (value) => value !== undefined && value !== "" && value !== "0" && value !== "false";
+  const list = (value) => (value ? value.split(",").map((s) => s.trim()).filter(Boolean) : null);
+  const number = (flag, value, fallback) => {
+    if (value === undefined || value === "") return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} must be a positive number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+  const quick = truthy(pick("quick", "BENCH_QUICK"));
+  const defaults = quick ? QUICK : FULL;
+  return {
+    help: flags.has("help") || flags.has("h"),
+    quick,
+    only: list(pick("only", "BENCH_ONLY")),
+    contenders: list(pick("contenders", "BENCH_CONTENDERS")),
+    duration: number("duration", pick("duration", "BENCH_DURATION"), defaults.duration),
+    rounds: Math.round(number("rounds", pick("rounds", "BENCH_ROUNDS"), defaults.rounds)),
+    warmup: number("warmup", pick("warmup", "BENCH_WARMUP"), defaults.warmup),
+    connections: Math.round(number("connections", pick("connections", "BENCH_CONNECTIONS"), 64)),
+    out: pick("out", "BENCH_OUT") ?? null,
+    guardpost: pick("guardpost", "BENCH_GUARDPOST") ?? null,
+    record: flags.has("record"),
+    install: !(flags.has("no-install") || truthy(env.BENCH_NO_INSTALL)),
+    keepTmp: flags.has("keep-tmp"),
+  };
+}

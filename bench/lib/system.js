@@ -1,0 +1,87 @@
+/**
+ * The machine a run happened on, and the Debian packages for the native
+ * contenders. Figures from one machine only compare with figures from the
+ * same run, so every report carries this description.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { availableParallelism, release } from "node:os";
+
+function run(command, args) {
+  try {
+    return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+export function hasCommand(name) {
+  return run("sh", ["-c", `command -v ${name}`]) !== null;
+}
+
+/** Version line of a native contender, or null when it is not installed. */
+export function nativeVersion(name) {
+  // both print their version on stderr
+  const result = spawnSync(name, ["-v"], { encoding: "utf8" });
+  if (result.error) return null;
+  const text = `${result.stdout}${result.stderr}`.split("\n")[0].trim();
+  return text || null;
+}
+
+export function describeMachine() {
+  const cpuinfo = safeRead("/proc/cpuinfo");
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown";
+  const osName = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(safeRead("/etc/os-release"))?.[1] ?? "unknown";
+  return {
+    node: process.version,
+    nproc: Number(run("nproc", [])) || availableParallelism(),
+    cpuModel: model,
+    os: osName,
+    kernel: release(),
+    memGiB: Math.round(Number(/^MemTotal:\s+(\d+)/m.exec(safeRead("/proc/meminfo"))?.[1] ?? 0) / 1024 / 1024),
+  };
+}
+
+function safeRead(file) {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Makes sure the named Debian packages' commands exist: installs them with
+ * apt-get when running as root, retrying once after `apt-get update` (a fresh
+ * container has no package lists). Returns the names that are still missing,
+ * each with the reason, so the caller can skip those contenders with a note.
+ */
+export function ensureDebianPackages(names, log) {
+  const missing = names.filter((name) => !hasCommand(name));
+  if (missing.length === 0) return new Map();
+  const reasons = new Map();
+  if (process.getuid?.() !== 0) {
+    for (const name of missing) reasons.set(name, `${name} is not installed and the bench is not running as root (apt-get install -y ${name})`);
+    return reasons;
+  }
+  if (!hasCommand("apt-get")) {
+    for (const name of missing) reasons.set(name, `${name} is not installed and apt-get is not available`);
+    return reasons;
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () =>
+    spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing], { env, encoding: "utf8", timeout: 300_000 });
+  log(`installing ${missing.join(", ")} with apt-get ...`);
+  let result = install();
+  if (result.status !== 0) {
+    log("apt-get install failed; running apt-get update and trying again ...");
+    spawnSync("apt-get", ["update"], { env, encoding: "utf8", timeout: 300_000 });
+    result = install();
+  }
+  for (const name of missing) {
+    if (hasCommand(name)) continue;
+    const why = (result.stderr || result.error?.message || "").trim().split("\n").slice(-1)[0];
+    reasons.set(name, `${name} could not be installed with apt-get${why ? `: ${why}` : ""}`);
+  }
+  return reasons;
+}

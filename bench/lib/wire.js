@@ -1,0 +1,28 @@
+/**
+ * What goes over the wire in every scenario, in one place: the upstream, the
+ * bare TLS server, the checks and the load generators all read it from here.
+ */
+
+/** The upstream's answer to any GET; the bare TLS server answers with the same bytes. */
+export const SMALL_BODY = '{"ok":true,"from":"upstream"}\n';
+
+export const PATHS = Object.freeze({
+  /** allowed for OU=web with GET */
+  small: "/small",
+  /** allowed for OU=web with POST */
+  upload: "/upload",
+  /** granted to OU=ops only: OU=web is refused with 403 */
+  admin: "/admin",
+});
+
+/** OU of the client certificate every load generator presents; OTHER_OU is refused everywhere. */
+export const CLIENT_OU = "web";
+export const OTHER_OU = "marketing";
+
+export const POST_BYTES = 64 * 1024;
+
+/** Paths of the 10,000-entry ACL: /svc/00000 ... /svc/09999. */
+export function bigAclPath(i) {
+  return `/svc/${String(i).padStart(5, "0")}`;
+}
+export const BIG_ACL_SIZE = 10_000;

@@ -1,0 +1,358 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: guardpost against its baselines, in one run, on one machine.
+ *
+ * 1. One throwaway PKI (ECDSA P-256), one upstream process, the ACLs.
+ * 2. Each contender starts as its own process and must answer correctly
+ *    (allowed, denied, no client certificate) before it is timed; one that
+ *    fails to start or to answer is skipped with the reason.
+ * 3. Per scenario: a warm-up per contender, then rounds in which the
+ *    contenders take turns (A B A B, order rotated each round), each run
+ *    bracketed by CPU readings of the proxy process from /proc.
+ * 4. Medians, ratios to minimal-node, a table per scenario; raw rounds in JSON.
+ *
+ * Progress goes to stderr, tables to stdout. See `--help` and bench/RESULTS.md.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { BASELINE, CONTENDERS } from "./contenders.js";
+import { toHaproxyList, toNginxMap, toYaml, bigRules, smallRules } from "./lib/acl.js";
+import { admissionCheck } from "./lib/checks.js";
+import { autocannonRun } from "./lib/load.js";
+import { parseOptions, USAGE } from "./lib/options.js";
+import { makePki } from "./lib/pki.js";
+import { canReadCpu, cpuMicros, freePort, startProcess, waitForPort } from "./lib/processes.js";
+import { addRatios, markdownReport, summarize, textTable } from "./lib/report.js";
+import { describeMachine, ensureDebianPackages, hasCommand, nativeVersion } from "./lib/system.js";
+import { PATHS } from "./lib/wire.js";
+import { SCENARIOS } from "./scenarios.js";
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(benchDir, "..");
+const HANDSHAKE_CONCURRENCY = 8;
+const PACED_CONNECTIONS = 32;
+const RESULTS_BEGIN = "<!-- bench:begin -->";
+const RESULTS_END = "<!-- bench:end -->";
+
+const log = (message) => process.stderr.write(`${message}\n`);
+
+async function main() {
+  let options, scenarios, chosen;
+  try {
+    options = parseOptions(process.argv.slice(2), process.env);
+    scenarios = pick(SCENARIOS, options.only, (s, name) => s.name === name, "scenario");
+    chosen = pick(CONTENDERS, options.contenders, (c, name) => c.name === name || c.family === name, "contender");
+  } catch (error) {
+    log(`bench: ${error.message}`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  const contenders = chosen.filter((c) => scenarios.some((s) => s.eligible(c)));
+  if (!canReadCpu()) log("note: /proc/<pid>/stat is not readable here; CPU columns will be empty");
+
+  const unavailable = new Map(); // contender name -> why it cannot run at all
+  const natives = contenders.filter((c) => c.native).map((c) => c.native);
+  if (natives.length > 0) {
+    const missing = options.install
+      ? ensureDebianPackages(natives, log)
+      : new Map(natives.filter((n) => !hasCommand(n)).map((n) => [n, `${n} is not installed (--no-install)`]));
+    for (const [name, why] of missing) unavailable.set(name, why);
+  }
+
+  const tmpDir = mkdtempSync(join(tmpdir(), "guardpost-bench-"));
+  // also on Ctrl-C, which ends the process without running `finally`
+  if (!options.keepTmp) process.on("exit", () => rmSync(tmpDir, { recursive: true, force: true }));
+  const logDir = join(tmpDir, "logs");
+  mkdirSync(logDir);
+  const instances = new Map(); // "name/aclKind" -> Promise<{target, proc} | {failure}>
+  let upstream;
+  try {
+    log(`temp dir ${tmpDir}`);
+    const pki = await makePki(tmpDir);
+    const acl = { small: writeAcl(tmpDir, "small", smallRules()) };
+    if (scenarios.some((s) => s.aclKind === "big")) acl.big = writeAcl(tmpDir, "big", bigRules());
+
+    const upstreamPort = await freePort();
+    const upstreamProc = startProcess({
+      name: "upstream",
+      command: process.execPath,
+      args: [join(benchDir, "servers", "upstream.js"), JSON.stringify({ host: "127.0.0.1", port: upstreamPort })],
+      cwd: repoRoot,
+      logDir,
+    });
+    await waitForPort(upstreamPort, { proc: upstreamProc });
+    upstream = { proc: upstreamProc, host: "127.0.0.1", port: upstreamPort, url: `http://127.0.0.1:${upstreamPort}` };
+    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, guardpostCli: guardpostCliPath(options) };
+
+    /** Starts a contender once per ACL and runs the checks every contender must pass. */
+    const instance = (contender, aclKind) => {
+      const key = `${contender.name}/${aclKind}`;
+      if (!instances.has(key)) {
+        instances.set(
+          key,
+          (async () => {
+            if (unavailable.has(contender.name)) return { failure: unavailable.get(contender.name) };
+            let started;
+            try {
+              started = await contender.start(ctx, aclKind);
+            } catch (error) {
+              return { failure: `did not start: ${error.message}` };
+            }
+            const target = { protocol: started.protocol, host: started.host, port: started.port };
+            const failure = await admissionCheck(target, contender, pki);
+            if (failure) return { failure: `failed its check: ${failure}`, proc: started.proc, shared: started.shared };
+            return { target, proc: started.proc, shared: started.shared };
+          })(),
+        );
+      }
+      return instances.get(key);
+    };
+
+    const settings = {
+      duration: options.duration,
+      rounds: options.rounds,
+      warmup: options.warmup,
+      connections: options.connections,
+      handshakeConcurrency: HANDSHAKE_CONCURRENCY,
+      pacedConnections: PACED_CONNECTIONS,
+      quick: options.quick,
+    };
+    const loadBase = { connections: options.connections, tls: pki.client, handshakeConcurrency: HANDSHAKE_CONCURRENCY, pacedConnections: PACED_CONNECTIONS };
+    const results = {
+      meta: {
+        command: commandLine(),
+        date: new Date().toISOString(),
+        machine: describeMachine(),
+        versions: versions(contenders),
+        commit: gitCommit(),
+        guardpost: contenders.some((c) => c.family === "guardpost") ? guardpostVersion(guardpostCliPath(options)) : undefined,
+        settings,
+        baseline: BASELINE,
+      },
+      scenarios: [],
+    };
+    const started = performance.now();
+
+    for (const scenario of scenarios) {
+      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit };
+      record.entries = await checkedEntries(scenario, contenders.filter((c) => scenario.eligible(c)), instance, pki);
+      results.scenarios.push(record);
+      const timed = record.entries.filter((e) => e.inst);
+      if (timed.length === 0) {
+        log(`[${scenario.name}] nothing to time`);
+        continue;
+      }
+      const load = { ...loadBase };
+      if (scenario.needsRate) {
+        const peak = await baselinePeak(results, instance, options, loadBase);
+        if (!peak) {
+          for (const e of timed) e.skipped = "no minimal-node peak rate to take half of";
+          for (const e of timed) delete e.inst;
+          continue;
+        }
+        record.rate = load.rate = Math.round(peak.rps / 2);
+        record.rateSource = peak.source;
+      }
+      await timeRounds(scenario, timed, load, options, upstream.proc);
+      addRatios(record, BASELINE);
+      if (scenario.aclKind === "big") await stopInstances(instances, (key) => key.endsWith("/big"));
+    }
+    results.meta.elapsedSeconds = Math.round((performance.now() - started) / 1000);
+
+    for (const scenario of results.scenarios) process.stdout.write(`\n${textTable(scenario, BASELINE)}\n`);
+    const outDir = resolve(options.out ?? join(repoRoot, ".bench-tmp"));
+    mkdirSync(outDir, { recursive: true });
+    const markdown = markdownReport(results);
+    writeFileSync(join(outDir, "bench-results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(outDir, "bench-results.md"), markdown);
+    log(`\nwrote ${relative(process.cwd(), join(outDir, "bench-results.json"))} and bench-results.md (${results.meta.elapsedSeconds} s)`);
+    if (options.record) {
+      recordResults(markdown);
+      writeFileSync(join(benchDir, "RESULTS.json"), `${JSON.stringify(results, null, 2)}\n`);
+      log("updated bench/RESULTS.md and bench/RESULTS.json");
+    }
+    return 0;
+  } finally {
+    await stopInstances(instances, () => true);
+    await upstream?.proc.stop();
+    if (options.keepTmp) log(`kept ${tmpDir}`);
+  }
+}
+
+/**
+ * One entry per eligible contender: ready to time (`inst`), or `skipped`
+ * with the reason it did not start or failed this scenario's check.
+ */
+async function checkedEntries(scenario, contenders, instance, pki) {
+  const entries = [];
+  for (const contender of contenders) {
+    const entry = { name: contender.name, description: contender.description };
+    const inst = await instance(contender, scenario.aclKind);
+    const failure = inst.failure ?? (await scenario.check(inst.target, pki));
+    if (inst.failure) entry.skipped = inst.failure;
+    else if (failure) entry.skipped = `failed the ${scenario.name} check: ${failure}`;
+    else Object.assign(entry, { inst, rounds: [] });
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** A warm-up for each contender, then `rounds` timed runs each, taking turns; leaves a summary on each entry. */
+async function timeRounds(scenario, timed, load, options, upstreamProc) {
+  log(`[${scenario.name}] warm-up: ${timed.map((e) => e.name).join(", ")}`);
+  for (const entry of timed) await scenario.measure(entry.inst.target, { ...load, duration: options.warmup });
+  for (let round = 0; round < options.rounds; round++) {
+    // rotate the order so that no contender always runs first
+    const order = timed.map((_, i) => timed[(i + round) % timed.length]);
+    for (const entry of order) {
+      const r = await timedRun(scenario, entry.inst, upstreamProc, { ...load, duration: options.duration });
+      entry.rounds.push(r);
+      log(
+        `[${scenario.name}] round ${round + 1}/${options.rounds} ${entry.name}: ${Math.round(r.rps)} ${scenario.unit ?? "req/s"}, ` +
+          `${r.cpuUsPerReq.toFixed(1)} µs CPU/req, p99 ${r.latencyMs.p99.toFixed(2)} ms`,
+      );
+    }
+  }
+  for (const entry of timed) {
+    entry.summary = summarize(entry.rounds);
+    delete entry.inst;
+  }
+}
+
+/** Filters `all` by a list of names; an unknown name is an error rather than an empty run. */
+function pick(all, names, matches, what) {
+  if (!names) return all;
+  for (const name of names) {
+    if (!all.some((item) => matches(item, name))) throw new Error(`unknown ${what} "${name}" (expected one of: ${all.map((i) => i.name).join(", ")})`);
+  }
+  return all.filter((item) => names.some((name) => matches(item, name)));
+}
+
+function writeAcl(dir, kind, rules) {
+  const yaml = join(dir, `acl-${kind}.yaml`);
+  const haproxy = join(dir, `acl-${kind}.haproxy.lst`);
+  writeFileSync(yaml, toYaml(rules));
+  writeFileSync(haproxy, toHaproxyList(rules));
+  return { yaml, haproxy, nginxMap: toNginxMap(rules) };
+}
+
+/** One timed run with CPU readings of the proxy, the upstream and this process around it. */
+async function timedRun(scenario, inst, upstreamProc, load) {
+  const pid = inst.proc.pid;
+  const logBefore = inst.shared ? 0 : inst.proc.stdoutBytes();
+  const cpu0 = cpuMicros(pid);
+  const up0 = cpuMicros(upstreamProc.pid);
+  const self0 = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await scenario.measure(inst.target, load);
+  const wallUs = (performance.now() - t0) * 1000;
+  const self = process.cpuUsage(self0);
+  const proxyUs = cpuMicros(pid) - cpu0;
+  const upstreamUs = cpuMicros(upstreamProc.pid) - up0;
+  const out = {
+    ...result,
+    cpuUsPerReq: proxyUs / result.requests,
+    upstreamCpuUsPerReq: inst.proc === upstreamProc ? NaN : upstreamUs / result.requests,
+    proxyCpuPct: (100 * proxyUs) / wallUs,
+    loaderCpuPct: (100 * (self.user + self.system)) / wallUs,
+  };
+  if (!inst.shared) {
+    const written = inst.proc.stdoutBytes() - logBefore;
+    if (written > 0) out.logBytesPerReq = written / result.requests;
+    inst.proc.truncateStdout();
+  }
+  return out;
+}
+
+/**
+ * minimal-node's peak keep-alive GET rate: the median from this run's `get`
+ * scenario when it ran, else a short probe now.
+ */
+async function baselinePeak(results, instance, options, loadBase) {
+  const fromGet = results.scenarios.find((s) => s.name === "get")?.entries.find((e) => e.name === BASELINE && e.summary);
+  if (fromGet) return { rps: fromGet.summary.rps, source: "minimal-node's median in the get scenario above" };
+  const baseline = CONTENDERS.find((c) => c.name === BASELINE);
+  const inst = await instance(baseline, "small");
+  if (inst.failure) return null;
+  const seconds = Math.max(options.duration, 1);
+  log(`[latency] probing minimal-node's peak GET rate for ${seconds} s`);
+  const probe = await autocannonRun(inst.target, { ...loadBase, duration: seconds, requests: [{ method: "GET", path: PATHS.small }], expectStatus: 200 });
+  return { rps: probe.rps, source: `a ${seconds} s probe of minimal-node's GET rate` };
+}
+
+async function stopInstances(instances, matches) {
+  for (const [key, promise] of instances) {
+    if (!matches(key)) continue;
+    const inst = await promise;
+    if (inst.proc && !inst.shared) await inst.proc.stop();
+    instances.delete(key);
+  }
+}
+
+function versions(contenders) {
+  const require = createRequire(import.meta.url);
+  const out = {
+    autocannon: require("autocannon/package.json").version,
+    undici: require("undici/package.json").version,
+    "http-proxy": require("http-proxy/package.json").version,
+  };
+  for (const c of contenders) {
+    if (!c.native) continue;
+    const line = nativeVersion(c.native);
+    if (line) out[c.native] = /(\d+\.\d+\.\d+)/.exec(line)?.[1] ?? line;
+  }
+  return out;
+}
+
+function guardpostCliPath(options) {
+  return resolve(options.guardpost ?? join(repoRoot, "dist", "cli", "main.js"));
+}
+
+/** `guardpost --version` of the build under test, so a report names what it measured. */
+function guardpostVersion(cli) {
+  const result = spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8", timeout: 10_000 });
+  return { cli: relative(repoRoot, cli) || cli, version: result.status === 0 ? result.stdout.trim() : `unavailable (${(result.stderr || result.error?.message || "").trim().split("\n")[0]})` };
+}
+
+/** The bench checkout's commit, with "-dirty" when it has uncommitted changes. */
+function gitCommit() {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repoRoot, encoding: "utf8" });
+  if (head.status !== 0) return "unknown";
+  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repoRoot, encoding: "utf8" });
+  return `${head.stdout.trim()}${dirty.stdout.trim() ? "-dirty" : ""}`;
+}
+
+function commandLine() {
+  const args = process.argv.slice(2).join(" ");
+  if (process.env.npm_lifecycle_event === "bench") return `npm run bench${args ? ` -- ${args}` : ""}`;
+  return `node bench/run.js${args ? ` ${args}` : ""}`;
+}
+
+/** Replaces the generated block of bench/RESULTS.md, keeping the prose around it. */
+function recordResults(markdown) {
+  const file = join(benchDir, "RESULTS.md");
+  const text = readFileSync(file, "utf8");
+  const begin = text.indexOf(RESULTS_BEGIN);
+  const end = text.indexOf(RESULTS_END);
+  if (begin === -1 || end < begin) throw new Error(`${file} has no ${RESULTS_BEGIN} ... ${RESULTS_END} block`);
+  writeFileSync(file, `${text.slice(0, begin + RESULTS_BEGIN.length)}\n${markdown}\n${text.slice(end)}`);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    log(`bench: ${error.stack ?? error.message}`);
+    process.exitCode = 1;
+  },
+);

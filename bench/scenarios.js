@@ -1,0 +1,96 @@
+/**
+ * What is timed. Each scenario says which contenders take part, which ACL they
+ * load, how their answers are checked before timing, and how load is applied.
+ * Throughput scenarios rank by requests per second (higher is better); the
+ * latency scenarios rank by p99 at a fixed rate (lower is better).
+ */
+import { expectations } from "./lib/checks.js";
+import { autocannonRun, handshakeRun, pacedRun } from "./lib/load.js";
+import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
+
+const withAcl = (c) => c.acl;
+const guardpostOrBaseline = (c) => c.family === "guardpost" || c.name === "minimal-node";
+
+/** 16 paths spread over the 10,000-entry ACL; the load cycles through them. */
+export const BIG_ACL_SAMPLE = Array.from({ length: 16 }, (_, i) => bigAclPath(Math.floor(((i + 0.5) * BIG_ACL_SIZE) / 16)));
+
+const uploadBody = Buffer.alloc(POST_BYTES, 0x61);
+
+export const SCENARIOS = [
+  {
+    name: "get",
+    title: "keep-alive GET, small response, allowed",
+    metric: "throughput",
+    aclKind: "small",
+    eligible: () => true,
+    check: (target, pki) => expectations.small(target, pki),
+    measure: (target, run) =>
+      autocannonRun(target, { ...run, requests: [{ method: "GET", path: PATHS.small }], expectStatus: 200 }),
+  },
+  {
+    name: "post64k",
+    title: "keep-alive POST, 64 KB request body streamed to the upstream",
+    metric: "throughput",
+    aclKind: "small",
+    eligible: (c) => c.name !== "bare-node",
+    check: (target, pki) => expectations.upload(target, pki),
+    measure: (target, run) =>
+      autocannonRun(target, {
+        ...run,
+        requests: [{ method: "POST", path: PATHS.upload, body: uploadBody, headers: { "content-type": "application/octet-stream" } }],
+        expectStatus: 200,
+      }),
+  },
+  {
+    name: "denied",
+    title: "keep-alive GET refused by the ACL (403, never forwarded)",
+    metric: "throughput",
+    aclKind: "small",
+    eligible: withAcl,
+    check: (target, pki) => expectations.denied(target, pki),
+    measure: (target, run) =>
+      autocannonRun(target, { ...run, requests: [{ method: "GET", path: PATHS.admin }], expectStatus: 403 }),
+  },
+  {
+    name: "acl10k",
+    title: `keep-alive GET with a ${BIG_ACL_SIZE.toLocaleString("en")}-path ACL, cycling through ${BIG_ACL_SAMPLE.length} of its paths`,
+    metric: "throughput",
+    aclKind: "big",
+    eligible: guardpostOrBaseline,
+    check: (target, pki) => expectations.bigAcl(target, pki, BIG_ACL_SAMPLE),
+    measure: (target, run) =>
+      autocannonRun(target, { ...run, requests: BIG_ACL_SAMPLE.map((path) => ({ method: "GET", path })), expectStatus: 200 }),
+  },
+  {
+    name: "handshake",
+    title: "new mTLS connection per request (full handshake, no resumption)",
+    metric: "throughput",
+    unit: "conn/s",
+    aclKind: "small",
+    eligible: (c) => c.tls,
+    check: (target, pki) => expectations.small(target, pki),
+    measure: (target, run) => handshakeRun(target, { concurrency: run.handshakeConcurrency, duration: run.duration, tls: run.tls }),
+  },
+  {
+    name: "latency",
+    title: "latency at half of minimal-node's peak GET rate: open loop, paced every millisecond",
+    metric: "latency",
+    aclKind: "small",
+    needsRate: true,
+    eligible: guardpostOrBaseline,
+    check: (target, pki) => expectations.small(target, pki),
+    measure: (target, run) =>
+      pacedRun(target, { rate: run.rate, duration: run.duration, connections: run.pacedConnections, path: PATHS.small, tls: run.tls }),
+  },
+  {
+    name: "latency-autocannon",
+    title: "latency at half of minimal-node's peak GET rate: autocannon overallRate (sends each second's quota in a burst)",
+    metric: "latency",
+    aclKind: "small",
+    needsRate: true,
+    eligible: guardpostOrBaseline,
+    check: (target, pki) => expectations.small(target, pki),
+    measure: (target, run) =>
+      autocannonRun(target, { ...run, overallRate: run.rate, requests: [{ method: "GET", path: PATHS.small }], expectStatus: 200 }),
+  },
+];
