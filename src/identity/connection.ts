@@ -22,14 +22,16 @@ export interface PeerIdentity {
 
 /** Null when the socket has no verified peer certificate (never the case behind requestCert + rejectUnauthorized). */
 export function peerIdentity(socket: TLSSocket): PeerIdentity | null {
-  const cert = socket.getPeerX509Certificate();
-  if (!cert) return null;
-  const attributes = peerAttributesFromCertificate(cert.toLegacyObject());
+  // The legacy object reuses the certificate OpenSSL parsed in the handshake;
+  // getPeerX509Certificate() would decode it again.
+  const cert = socket.getPeerCertificate();
+  if (!cert || cert.fingerprint256 === undefined) return null;
+  const attributes = peerAttributesFromCertificate(cert);
   return Object.freeze({
     attributes,
     xfcc: xfccHeaderValue(cert, attributes),
-    subject: rfc2253Subject(cert),
+    subject: rfc2253Subject(cert.subject),
     serial: cert.serialNumber,
-    notAfterMs: Date.parse(cert.validTo),
+    notAfterMs: Date.parse(cert.valid_to),
   });
 }

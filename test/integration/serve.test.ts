@@ -104,7 +104,7 @@ describe("guardpost serve", () => {
     // The watcher does not report the same bad content twice; a forced reload does.
     proc.child.kill("SIGHUP");
     await expect.poll(errors, { timeout: 3000 }).toBe(2);
-    expect(proc.stdout).toContain(`${aclFile}:4:11: unknown attribute`);
+    await expect.poll(() => proc.stdout).toContain(`${aclFile}:4:11: unknown attribute`);
     expect((await mtlsClient(ca, web).request(`${url}/fast`)).status).toBe(200);
     proc.child.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
