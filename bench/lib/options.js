@@ -20,7 +20,7 @@ export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.
   -h, --help
 
 scenarios:   get post64k denied acl10k handshake latency latency-autocannon
-contenders:  guardpost guardpost-log minimal-node http-proxy haproxy nginx bare-node direct
+contenders:  guardpost guardpost-log guardpost-workers minimal-node http-proxy haproxy nginx bare-node direct
 `;
 
 const QUICK = { duration: 0.5, rounds: 1, warmup: 0.2 };
