@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
+import { DEFAULTS } from "../../src/config/schema.js";
 import { runCli, type CliResult } from "./cli.js";
 import { createCa } from "./pki.js";
 
@@ -51,12 +52,15 @@ function filePaths(doc: Document): (string | number)[][] {
 /**
  * Runs `guardpost serve --config <config> --check` where `config` is a
  * container path of a file already laid out under `root`; the absolute
- * file paths in it are rewritten to lie under `root` (comments and the rest
- * stay as written).
+ * file paths in it, and the default tls paths it leaves out, are rewritten
+ * to lie under `root` (comments and the rest stay as written).
  */
 export async function checkUnderRoot(root: string, config: string): Promise<CliResult> {
   const file = join(root, config);
   const doc = parseDocument(readFileSync(file, "utf8"));
+  for (const key of ["cert", "key", "ca"] as const) {
+    if (!doc.hasIn(["tls", key])) doc.setIn(["tls", key], doc.createNode(DEFAULTS.tls[key]));
+  }
   for (const path of filePaths(doc)) {
     const node = doc.getIn(path, true);
     if (isScalar(node) && typeof node.value === "string" && isAbsolute(node.value)) node.value = join(root, node.value);
