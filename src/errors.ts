@@ -64,7 +64,6 @@ export const ERROR_CODES = Object.freeze({
   GP_ERR_UPSTREAM_UNREACHABLE: http(502, "the upstream could not be reached or reset the connection"),
   GP_ERR_UPSTREAM_TLS: http(502, "the upstream failed TLS verification or the expected identity"),
   GP_ERR_UPSTREAM_TIMEOUT: http(504, "the upstream did not answer in time"),
-  GP_ERR_UNAVAILABLE: http(503, "guardpost is draining or not ready"),
 } satisfies Record<string, ErrorCodeInfo>);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -18,7 +18,6 @@ const ERROR_NAMES: Partial<Record<ErrorCode, string>> = {
   GP_ERR_UPSTREAM_UNREACHABLE: "upstream_unreachable",
   GP_ERR_UPSTREAM_TLS: "upstream_unverified",
   GP_ERR_UPSTREAM_TIMEOUT: "upstream_timeout",
-  GP_ERR_UNAVAILABLE: "unavailable",
 };
 
 export function errorName(code: ErrorCode): string {

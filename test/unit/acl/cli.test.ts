@@ -108,7 +108,7 @@ describe("guardpost acl explain", () => {
   test("prints the decision, the deciding entry with its position, the reason and the peer", async () => {
     expect(await runCli("acl", "explain", "acl/example.yaml", "--peer", "OU=marketing", "--request", "DELETE /user")).toEqual({
       code: 1,
-      stdout: "deny\nentry:  DELETE /user  (acl/example.yaml:14:5)\nreason: no principal of DELETE /user matches the peer\npeer:   OU=marketing\n",
+      stdout: "deny\nentry:  DELETE /user  (acl/example.yaml:15:5)\nreason: no principal of DELETE /user matches the peer\npeer:   OU=marketing\n",
       stderr: "",
     });
   });
@@ -116,7 +116,7 @@ describe("guardpost acl explain", () => {
   test("shows the normalized path when it differs from the request", async () => {
     const result = await runCli("acl", "explain", "acl/example.yaml", "--peer", "ou=web", "--request", "GET /static/../user//42?x=1");
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe("allow\nentry:  GET /user/{id}  (acl/example.yaml:16:5)\nreason: granted to OU=web\npeer:   OU=web\npath:   /user/42 (normalized from /static/../user//42?x=1)\n");
+    expect(result.stdout).toBe("allow\nentry:  GET /user/{id}  (acl/example.yaml:17:5)\nreason: granted to OU=web\npeer:   OU=web\npath:   /user/42 (normalized from /static/../user//42?x=1)\n");
   });
 
   test("says when the ACL is in audit mode", async () => {
