@@ -149,7 +149,7 @@ class ConfigReader {
       } catch {
         url = new URL("invalid:");
       }
-      if (url.protocol !== "https:" || (url.pathname !== "/" && url.pathname !== "") || url.search || url.username) {
+      if (url.protocol !== "https:" || !isBareOrigin(url, upstreamText)) {
         throw this.src.error("GP_ERR_CONFIG_VALUE", upstreamEntry.value, `${what}.upstream must be an https:// origin such as https://db-01.internal:8443 (got ${JSON.stringify(upstreamText)})`);
       }
       const expectEntry = f.get("expect");
@@ -238,7 +238,8 @@ class ConfigReader {
   }
 
   private mode(entry: YamlEntry | undefined, what: string): EnforcementMode | null {
-    if (!entry) return null;
+    // null, like leaving the key out, defers to the ACL file's own mode.
+    if (!entry || this.src.isNull(entry.value)) return null;
     return this.choice(entry, what, ["enforce", "audit"] as const, "enforce");
   }
 
@@ -309,8 +310,27 @@ export function parseUpstream(text: string, dir: string): UpstreamTarget | undef
   } catch {
     return undefined;
   }
-  if (url.protocol !== "http:" || (url.pathname !== "/" && url.pathname !== "") || url.search || url.hash || url.username) return undefined;
+  if (url.protocol !== "http:" || !isBareOrigin(url, text)) return undefined;
   return { kind: "http", origin: url.origin, text };
+}
+
+/**
+ * scheme://host[:port] and nothing else: no path, query, fragment or
+ * credentials. The URL parser forgives `http:///host` and drops an empty
+ * `@`, so the text is checked too.
+ */
+function isBareOrigin(url: URL, text: string): boolean {
+  const authority = text.slice(text.indexOf("//") + 2);
+  return (
+    url.hostname !== "" &&
+    (url.pathname === "/" || url.pathname === "") &&
+    url.search === "" &&
+    url.hash === "" &&
+    url.username === "" &&
+    url.password === "" &&
+    !authority.startsWith("/") &&
+    !/[@#?]/.test(authority)
+  );
 }
 
 export function isLoopback(host: string): boolean {
