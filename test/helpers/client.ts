@@ -4,7 +4,7 @@
  */
 import { connect } from "node:tls";
 import { Agent, request } from "undici";
-import { afterAll } from "vitest";
+import { onCleanup } from "./cleanup.js";
 import type { CertificateAuthority, IssuedCertificate } from "./pki.js";
 
 export interface Response {
@@ -40,7 +40,7 @@ export function mtlsClient(ca: CertificateAuthority, cert: IssuedCertificate | n
     },
     close: () => agent.close(),
   };
-  afterAll(() => agent.destroy());
+  onCleanup(() => agent.destroy());
   return client;
 }
 

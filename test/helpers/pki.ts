@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll } from "vitest";
+import { onCleanup } from "./cleanup.js";
 
 export { createCa } from "../../src/pki/authority.js";
 export type { CertificateAuthority, IssuedCertificate, IssueOptions } from "../../src/pki/authority.js";
@@ -13,7 +13,7 @@ export type { CertificateAuthority, IssuedCertificate, IssueOptions } from "../.
 /** A temp dir removed after the current test file. */
 export function tempDir(prefix = "guardpost-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

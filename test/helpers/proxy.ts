@@ -4,7 +4,7 @@
  * listening on 127.0.0.1 port 0, logging into a LogSink.
  */
 import { join } from "node:path";
-import { afterAll } from "vitest";
+import { onCleanup } from "./cleanup.js";
 import { stringify } from "yaml";
 import { loadConfig } from "../../src/config/load.js";
 import { Guardpost } from "../../src/runtime/guardpost.js";
@@ -88,6 +88,6 @@ export async function startProxy(options: ProxyOptions): Promise<TestProxy> {
     logs,
     stop: () => guardpost.stop(),
   };
-  afterAll(() => proxy.stop());
+  onCleanup(() => proxy.stop());
   return proxy;
 }

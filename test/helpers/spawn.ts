@@ -1,9 +1,12 @@
 /** Runs the built CLI (`node dist/cli/main.js`) as a real process, as users do. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, expect } from "vitest";
+import { expect } from "vitest";
+import { onCleanup } from "./cleanup.js";
 
 export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+
+
 
 export interface CliProcess {
   readonly child: ChildProcess;
@@ -45,8 +48,9 @@ export function spawnCli(args: readonly string[], options: { env?: NodeJS.Proces
   };
   child.stdout!.on("data", (d: Buffer) => (proc.stdout += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (proc.stderr += d.toString()));
-  afterAll(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
+  // Killed when the test file ends, even if the test that started it failed half-way.
+  onCleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
   return proc;
 }

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll } from "vitest";
+import { onCleanup } from "./cleanup.js";
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -65,6 +65,6 @@ export async function startUpstream(options: { streaming?: boolean } = {}): Prom
         server.closeAllConnections();
       }),
   };
-  afterAll(() => upstream.close());
+  onCleanup(() => upstream.close());
   return upstream;
 }
