@@ -5,7 +5,8 @@
  * names from the config, methods folded to a fixed set, ACL entry patterns,
  * never a raw request path.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { BatchedCounter, CellHistogram, type HistogramCell, type PendingCount } from "./request-metrics.js";
 
 export type Decision = "allow" | "deny" | "error" | "would_deny";
 export type ReloadKind = "tls" | "acl";
@@ -17,26 +18,75 @@ export function methodLabel(method: string): string {
   return KNOWN_METHODS.has(method) ? method : "OTHER";
 }
 
-type Inc = { inc(value?: number): void };
-type Observe = { observe(value: number): void };
+const METHOD_INDEX: ReadonlyMap<string, number> = new Map([...KNOWN_METHODS].map((method, i) => [method, i]));
+const OTHER_METHOD_INDEX = KNOWN_METHODS.size;
+const DECISIONS: readonly Decision[] = ["allow", "deny", "error", "would_deny"];
+const DECISION_INDEX: Readonly<Record<Decision, number>> = { allow: 0, deny: 1, error: 2, would_deny: 3 };
+
+/**
+ * Per-request counting for one listener: every label set's cell is created on
+ * first use and found again by a number (method, decision, status) or by the
+ * route and entry strings the ACL itself holds.
+ */
+export class ListenerRequestMetrics {
+  readonly duration: HistogramCell;
+  private readonly requestCells = new Map<number, PendingCount>();
+  private readonly entryCells = new Map<string, Map<string | null, PendingCount[]>>();
+
+  constructor(
+    private readonly listener: string,
+    private readonly requests: BatchedCounter<"listener" | "method" | "decision" | "code">,
+    duration: CellHistogram,
+    private readonly entries: BatchedCounter<"listener" | "route" | "entry" | "decision">,
+  ) {
+    this.duration = duration.cell({ listener });
+  }
+
+  /** Counts one request in guardpost_requests_total. */
+  request(method: string, decision: Decision, code: number): void {
+    const methodIndex = METHOD_INDEX.get(method) ?? OTHER_METHOD_INDEX;
+    const key = (methodIndex * DECISIONS.length + DECISION_INDEX[decision]) * 1000 + code;
+    let cell = this.requestCells.get(key);
+    if (cell === undefined) {
+      cell = this.requests.cell({ listener: this.listener, method: methodLabel(method), decision, code: String(code) });
+      this.requestCells.set(key, cell);
+    }
+    cell.pending++;
+  }
+
+  /** Counts one decision of an ACL entry (null: no entry decided) in guardpost_acl_decisions_total. */
+  entryDecision(route: string, entry: string | null, decision: Decision): void {
+    let byEntry = this.entryCells.get(route);
+    if (byEntry === undefined) {
+      byEntry = new Map();
+      this.entryCells.set(route, byEntry);
+    }
+    let cells = byEntry.get(entry);
+    if (cells === undefined) {
+      cells = new Array<PendingCount>(DECISIONS.length);
+      byEntry.set(entry, cells);
+    }
+    const index = DECISION_INDEX[decision];
+    (cells[index] ??= this.entries.cell({ listener: this.listener, route, entry: entry ?? "none", decision })).pending++;
+  }
+}
 
 export class Metrics {
   readonly registry = new Registry();
 
-  private readonly requests = new Counter({
+  private readonly requests = new BatchedCounter({
     name: "guardpost_requests_total",
     help: "Requests handled, by listener, method, ACL decision and response status code.",
     labelNames: ["listener", "method", "decision", "code"] as const,
-    registers: [this.registry],
+    registry: this.registry,
   });
 
-  private readonly duration = new Histogram({
-    name: "guardpost_request_duration_seconds",
-    help: "Time from request headers received to response finished, by listener.",
-    labelNames: ["listener"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  private readonly duration = new CellHistogram(
+    "guardpost_request_duration_seconds",
+    "Time from request headers received to response finished, by listener.",
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
 
   private readonly handshakeFailures = new Counter({
     name: "guardpost_tls_handshake_failures_total",
@@ -68,11 +118,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly entryDecisions = new Counter({
+  private readonly entryDecisions = new BatchedCounter({
     name: "guardpost_acl_decisions_total",
     help: "ACL decisions by listener, route, deciding entry (a pattern such as \"GET /user/{id}\", or \"none\") and decision.",
     labelNames: ["listener", "route", "entry", "decision"] as const,
-    registers: [this.registry],
+    registry: this.registry,
   });
 
   private readonly connections = new Gauge({
@@ -89,10 +139,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // Label children are looked up once and kept: prom-client hashes the label set on every labels() call.
-  private readonly requestChildren = new Map<string, Inc>();
-  private readonly durationChildren = new Map<string, Observe>();
-  private readonly entryChildren = new Map<string, Inc>();
+  private readonly listeners = new Map<string, ListenerRequestMetrics>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -102,33 +149,14 @@ export class Metrics {
     this.ready.set(0);
   }
 
-  request(listener: string, method: string, decision: Decision, code: number): Inc {
-    const key = `${listener}\0${method}\0${decision}\0${code}`;
-    let child = this.requestChildren.get(key);
-    if (!child) {
-      child = this.requests.labels(listener, methodLabel(method), decision, String(code));
-      this.requestChildren.set(key, child);
+  /** The request counters of one listener; callers look it up once and keep it. */
+  forListener(listener: string): ListenerRequestMetrics {
+    let metrics = this.listeners.get(listener);
+    if (!metrics) {
+      metrics = new ListenerRequestMetrics(listener, this.requests, this.duration, this.entryDecisions);
+      this.listeners.set(listener, metrics);
     }
-    return child;
-  }
-
-  requestDuration(listener: string): Observe {
-    let child = this.durationChildren.get(listener);
-    if (!child) {
-      child = this.duration.labels(listener);
-      this.durationChildren.set(listener, child);
-    }
-    return child;
-  }
-
-  entryDecision(listener: string, route: string, entry: string | null, decision: Decision): Inc {
-    const key = `${listener}\0${route}\0${entry ?? ""}\0${decision}`;
-    let child = this.entryChildren.get(key);
-    if (!child) {
-      child = this.entryDecisions.labels(listener, route, entry ?? "none", decision);
-      this.entryChildren.set(key, child);
-    }
-    return child;
+    return metrics;
   }
 
   handshakeFailure(listener: string, reason: string): void {

@@ -3,7 +3,7 @@
  * and the recorder that accounts for it once (metrics and the access line)
  * when it completes, whichever path completed it.
  */
-import type { Decision, Metrics } from "../admin/metrics.js";
+import type { Decision, ListenerRequestMetrics, Metrics } from "../admin/metrics.js";
 import type { Logger } from "../log/logger.js";
 import type { UpstreamFailure } from "../upstream/errors.js";
 
@@ -38,18 +38,22 @@ export class Exchange {
 
 /** Accounts for a listener's exchanges: request counters, duration histogram, per-entry counters, access line. */
 export class ExchangeRecorder {
+  private readonly counts: ListenerRequestMetrics;
+
   constructor(
     readonly listener: string,
     private readonly metrics: Metrics,
     private readonly accessLog: boolean,
-  ) {}
+  ) {
+    this.counts = metrics.forListener(listener);
+  }
 
   record(exchange: Exchange): void {
-    const { metrics, listener } = this;
+    const { counts } = this;
     const seconds = (performance.now() - exchange.startedAt) / 1000;
-    metrics.request(listener, exchange.method, exchange.decision, exchange.status).inc();
-    metrics.requestDuration(listener).observe(seconds);
-    if (exchange.route !== "") metrics.entryDecision(listener, exchange.route, exchange.entry, exchange.decision).inc();
+    counts.request(exchange.method, exchange.decision, exchange.status);
+    counts.duration.observe(seconds);
+    if (exchange.route !== "") counts.entryDecision(exchange.route, exchange.entry, exchange.decision);
     if (!this.accessLog) return;
     exchange.logger.info(
       {

@@ -118,7 +118,7 @@ export class InboundListener {
     const requestId = randomUUID();
     const reason = code === "GP_ERR_BAD_REQUEST" ? `malformed HTTP request (${err.code ?? "parse error"})` : code === "GP_ERR_REQUEST_TIMEOUT" ? "request not received in time" : "request headers too large";
     const status = sendRawError(socket, code, requestId, reason);
-    this.options.metrics.request(this.name, "OTHER", "error", status).inc();
+    this.options.metrics.forListener(this.name).request("OTHER", "error", status);
     this.logger.info({ event: "bad_request", requestId, status, detail: err.code, remote: socket.remoteAddress }, reason);
   };
 
