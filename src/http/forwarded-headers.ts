@@ -37,6 +37,11 @@ export interface ForwardedFor {
 /** Extra tokens in `Connection` name further headers that are hop-by-hop for this message only. */
 function connectionTokens(value: string | undefined): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
+  // Nearly every message says just "keep-alive" or "close", which name no further header.
+  if (value.length <= 10) {
+    const lower = value.toLowerCase();
+    if (lower === "keep-alive" || lower === "close") return undefined;
+  }
   const tokens = value
     .toLowerCase()
     .split(",")

@@ -21,6 +21,19 @@ class ClientClosedError extends Error {
 /** Status recorded for exchanges the client abandoned (nginx's convention). */
 const CLIENT_CLOSED = 499;
 
+/** The handler forwarding into a response, kept on it so the listeners below can be shared functions. */
+const HANDLER = Symbol("guardpost.forwardHandler");
+type HandledResponse = ServerResponse & { [HANDLER]?: ForwardHandler };
+
+// One function for every response instead of two closures per request. A
+// response emits "close" once; "drain" is listened for only while paused.
+function onResponseClose(this: HandledResponse): void {
+  this[HANDLER]?.clientClosed();
+}
+function onResponseDrain(this: HandledResponse): void {
+  this[HANDLER]?.resumeUpstream();
+}
+
 class ForwardHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private responded = false;
@@ -28,22 +41,23 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private status = 0;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly res: HandledResponse,
     private readonly exchange: Exchange,
   ) {
-    res.once("close", this.onClientClose);
+    res[HANDLER] = this;
+    res.on("close", onResponseClose);
   }
 
-  private readonly onClientClose = (): void => {
+  clientClosed(): void {
     if (this.done) return;
     this.done = true;
     this.controller?.abort(new ClientClosedError());
     this.exchange.complete(this.responded ? this.status : CLIENT_CLOSED);
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  resumeUpstream(): void {
     this.controller?.resume();
-  };
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -61,7 +75,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.done) return;
     if (!this.res.write(chunk)) {
       controller.pause();
-      this.res.once("drain", this.onDrain);
+      this.res.once("drain", onResponseDrain);
     }
   }
 
