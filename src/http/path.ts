@@ -29,6 +29,9 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 const UNRESERVED = new Uint8Array(128);
 for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") UNRESERVED[c.charCodeAt(0)] = 1;
 
+/** `%25` and two hex digits: an upstream that decodes again would read another character. */
+const DOUBLE_ENCODED = /%25[0-9A-Fa-f]{2}/;
+
 const SLASH = 0x2f;
 const DOT = 0x2e;
 const PERCENT = 0x25;
@@ -150,5 +153,9 @@ function decodeSegment(segment: string): string | { reason: string } {
     out += byte < 128 && UNRESERVED[byte] === 1 ? String.fromCharCode(byte) : `%${segment[i + 1]!.toUpperCase()}${segment[i + 2]!.toUpperCase()}`;
     from = i + 3;
   }
-  return out + segment.slice(from);
+  out += segment.slice(from);
+  // The hex digits after a %25 may themselves arrive encoded (`%25%34%31` is
+  // `%2541` after decoding), so the decoded segment is checked as well.
+  if (DOUBLE_ENCODED.test(out)) return { reason: "double percent-encoding (%25 followed by two hex digits)" };
+  return out;
 }
