@@ -28,6 +28,14 @@ export interface Principal {
 
 const EXPECTED_PRINCIPAL = `"*", ATTR=VALUE, an attribute map such as {OU: web, CN: "web-*"}, or "@group"`;
 const GROUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/**
+ * How many principals group references may copy into lists, in all, in one
+ * file. Each reference copies the group's expanded principals, so groups of
+ * ten groups of ten ... grow tenfold per level (a "billion laughs" in ACL
+ * form: six levels took 4 GB and minutes before this limit). Real ACLs stay
+ * far below it: 10k paths each naming a group of five is 50k.
+ */
+export const MAX_GROUP_EXPANSION = 100_000;
 /** Map values shown without quotes in messages; others are JSON-quoted so `{OU: "a, CN: b"}` cannot read as two attributes. */
 const PLAIN_VALUE = /^[A-Za-z0-9_.@/-]+$/;
 
@@ -113,6 +121,8 @@ export class PrincipalCompiler {
    * shares one predicate, so a large ACL has few, cache-resident predicates.
    */
   private readonly predicates = new Map<string, PeerPredicate>();
+  /** Principals copied by group references so far, against MAX_GROUP_EXPANSION. */
+  private expanded = 0;
 
   constructor(src: YamlSource, groupsNode: Node | null = null) {
     this.src = src;
@@ -123,7 +133,7 @@ export class PrincipalCompiler {
       }
       this.groups.set(key, { keyNode, value, principals: undefined });
     }
-    for (const [name, group] of this.groups) this.group(name, group.keyNode);
+    for (const [name, group] of this.groups) this.resolveGroup(name, group.keyNode);
   }
 
   /** A list of principals (`[OU=web, "@frontends"]`); an empty list grants nobody. */
@@ -142,7 +152,7 @@ export class PrincipalCompiler {
       if (text.startsWith("@")) {
         const name = text.slice(1);
         if (!this.groups.has(name)) throw this.src.error("GP_ERR_ACL_UNKNOWN_GROUP", resolved, `unknown group ${JSON.stringify(text)} (${this.knownGroups()})`);
-        out.push(...this.group(name, resolved));
+        for (const p of this.group(name, resolved)) out.push(p);
         continue;
       }
       out.push(this.stringPrincipal(resolved, text));
@@ -152,6 +162,20 @@ export class PrincipalCompiler {
 
   /** The principals of a group, each shown as `... via @name`. */
   private group(name: string, reference: Node): readonly Principal[] {
+    const principals = this.resolveGroup(name, reference);
+    this.expanded += principals.length;
+    if (this.expanded > MAX_GROUP_EXPANSION) {
+      throw this.src.error(
+        "GP_ERR_ACL_BAD_GROUP",
+        reference,
+        `group references expand to more than ${MAX_GROUP_EXPANSION} principals in all (@${name} alone has ${principals.length}); nest fewer groups or use a glob such as OU=web-*`,
+      );
+    }
+    return principals.map((p) => Object.freeze({ text: `${p.text} via @${name}`, matches: p.matches }));
+  }
+
+  /** A group's own principals, compiled on first use. */
+  private resolveGroup(name: string, reference: Node): readonly Principal[] {
     const group = this.groups.get(name)!;
     if (!group.principals) {
       const open = this.resolving.indexOf(name);
@@ -163,7 +187,7 @@ export class PrincipalCompiler {
       group.principals = this.list(group.value, `group "${name}"`);
       this.resolving.pop();
     }
-    return group.principals.map((p) => Object.freeze({ text: `${p.text} via @${name}`, matches: p.matches }));
+    return group.principals;
   }
 
   /** The predicate that all of `conditions` hold, shared with every principal that tests the same. */

@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { isSeq, type Node } from "yaml";
 import { PrincipalCompiler } from "../acl/principal.js";
 import { YamlSource, type YamlEntry } from "../yaml/source.js";
-import { parseDuration, parseSize } from "./units.js";
+import { formatDuration, parseDuration, parseSize } from "./units.js";
 import {
   DEFAULTS,
   LOG_LEVELS,
@@ -31,6 +31,13 @@ const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect"] as 
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Limits)[];
 const SIZE_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxHeaderSize"]);
 const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections"]);
+/**
+ * Timers take whole milliseconds up to 2^31-1 (about 24.8 days): Node's
+ * server options refuse a fraction with ERR_OUT_OF_RANGE at start-up, and a
+ * longer setTimeout overflows and fires after 1 ms. So durations are rounded
+ * up to a whole millisecond and capped there; a longer wait is as good as forever.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function loadConfig(file: string): Config {
   const absolute = resolve(file);
@@ -188,6 +195,15 @@ class ConfigReader {
       else if (COUNT_LIMITS.has(key)) out[key] = this.count(f.get(key), `limits.${key}`, fallback as number);
       else out[key] = this.duration(f.get(key), `limits.${key}`, fallback);
     }
+    // Node refuses to start a server whose headers may take longer than the whole request (0 disables either).
+    if (out.requestTimeout > 0 && out.headersTimeout > out.requestTimeout) {
+      const at = f.get("headersTimeout") ?? f.get("requestTimeout");
+      throw this.src.error(
+        "GP_ERR_CONFIG_VALUE",
+        at?.value,
+        `limits.headersTimeout (${formatDuration(out.headersTimeout)}) must not be longer than limits.requestTimeout (${formatDuration(out.requestTimeout)})`,
+      );
+    }
     return out;
   }
 
@@ -205,13 +221,14 @@ class ConfigReader {
     const raw = this.src.scalarText(entry.value, what);
     const ms = parseDuration(/^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw);
     if (ms === undefined) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} must be a duration such as 500ms, 10s, 2m or 1h (got ${JSON.stringify(raw)})`);
-    return ms;
+    return Math.min(Math.ceil(ms), MAX_TIMER_MS);
   }
 
   private size(entry: YamlEntry | undefined, what: string, fallback: string | number): number {
     if (!entry) return parseSize(fallback)!;
     const raw = this.src.scalarText(entry.value, what);
     const bytes = parseSize(/^\d+$/.test(raw) ? Number(raw) : raw);
+    if (bytes !== undefined && !Number.isSafeInteger(bytes)) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} is too large (got ${JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw)})`);
     if (bytes === undefined || bytes < 1024) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} must be a size of at least 1KiB such as 16KiB or 1MiB (got ${JSON.stringify(raw)})`);
     return bytes;
   }
