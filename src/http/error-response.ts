@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
 
 /** The `error` field of each response guardpost itself sends. */
@@ -41,19 +42,39 @@ export function sendError(res: ServerResponse, code: ErrorCode, method: string, 
 }
 
 /**
+ * Whether `socket` can carry an HTTP answer now. Not when it is a TLS socket
+ * whose handshake never completed (https.Server routes a handshake timeout
+ * to `clientError` too; the bytes would wait for the handshake forever and
+ * the connection with them), nor when a response on it has already sent its
+ * head (a request timeout while the upstream's answer streams): a second
+ * status line there would corrupt that response. Node's own clientError
+ * default makes the same response check.
+ */
+function canAnswer(socket: Socket): boolean {
+  if (!socket.writable) return false;
+  // Documented: null until a TLS handshake has completed, then false or the protocol.
+  if ("alpnProtocol" in socket && (socket as TLSSocket).alpnProtocol === null) return false;
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  return inFlight?.headersSent !== true;
+}
+
+/**
  * For errors Node's HTTP parser raises before there is a request object
  * (malformed request, headers too large): a complete HTTP/1.1 response
- * written to the socket, which is then closed.
+ * written to the socket, which is then closed. A socket that cannot carry
+ * one (see `canAnswer`) is closed without it.
  */
 export function sendRawError(socket: Socket, code: ErrorCode, requestId: string, reason: string): number {
   const status = ERROR_CODES[code].httpStatus;
   const body = errorBody(code, "", "", requestId, reason);
   const statusText = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" }[status] ?? "Error";
-  if (socket.writable) {
-    socket.end(
-      `HTTP/1.1 ${status} ${statusText}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
-    );
+  if (!canAnswer(socket)) {
+    socket.destroy();
+    return status;
   }
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
   socket.destroySoon?.();
   return status;
 }
