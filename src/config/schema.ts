@@ -70,7 +70,7 @@ export interface Limits {
   readonly maxConnectionAge: number;
   /** Concurrent client connections per listener. */
   readonly maxConnections: number;
-  /** Connecting to the upstream; exceeded gives 502. */
+  /** Connecting to the upstream; exceeded gives 504. */
   readonly upstreamConnectTimeout: number;
   /** Waiting for the upstream's response headers; exceeded gives 504. */
   readonly upstreamResponseTimeout: number;

@@ -50,6 +50,17 @@ function connectionTokens(value: string | undefined): ReadonlySet<string> | unde
   return tokens.length === 0 ? undefined : new Set(tokens);
 }
 
+/**
+ * CGI-style servers (WSGI, Rack, PHP) read `x_forwarded_client_cert` and
+ * `x-forwarded-client-cert` as the same variable, so a client's underscore
+ * spelling of a header guardpost sets must not pass either (nginx drops
+ * every underscored name by default for the same reason).
+ */
+function impersonatesOurs(name: string, setsForwarded: boolean): boolean {
+  const dashed = name.replaceAll("_", "-");
+  return SET_BY_PROXY.has(dashed) || (setsForwarded && FORWARDED.has(dashed));
+}
+
 /** The header list sent upstream, as undici's flat [name, value, ...] array. */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | undefined, forwarded: ForwardedFor): string[] {
   const extraHopByHop = connectionTokens(connection);
@@ -59,6 +70,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || extraHopByHop?.has(name) || SET_BY_PROXY.has(name)) continue;
+    if (name.includes("_") && impersonatesOurs(name, setsForwarded)) continue;
     if (setsForwarded && FORWARDED.has(name)) {
       if (name === "x-forwarded-for") forwardedFor = forwardedFor === "" ? rawHeaders[i + 1]! : `${forwardedFor}, ${rawHeaders[i + 1]!}`;
       continue;

@@ -1,7 +1,7 @@
 /** Binding a listener, with an error that names the listener and address. */
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo, Server } from "node:net";
-import type { ListenAddress } from "../config/schema.js";
+import type { Limits, ListenAddress } from "../config/schema.js";
 import { GuardpostError } from "../errors.js";
 
 export function listenOn(server: Server, address: ListenAddress, description: string): Promise<AddressInfo> {
@@ -34,4 +34,14 @@ export function drainServer(server: HttpServer, timeoutMs: number): Promise<void
     });
     server.closeIdleConnections();
   });
+}
+
+/**
+ * How often Node sweeps connections for headersTimeout and requestTimeout
+ * (its default, 30 s, would let a slowloris client linger that long): often
+ * enough for the header limit, at most once a second, and once a second when
+ * the header limit is 0 (off), where Math.min would sweep every millisecond.
+ */
+export function connectionsCheckingInterval(limits: Pick<Limits, "headersTimeout">): number {
+  return limits.headersTimeout > 0 ? Math.min(1000, limits.headersTimeout) : 1000;
 }

@@ -15,7 +15,7 @@ import type { Metrics } from "../admin/metrics.js";
 import type { InboundConfig, Limits } from "../config/schema.js";
 import { sendError, sendRawError } from "../http/error-response.js";
 import { Exchange, ExchangeRecorder } from "../http/exchange.js";
-import { drainServer, listenOn } from "../http/listen.js";
+import { connectionsCheckingInterval, drainServer, listenOn } from "../http/listen.js";
 import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import { normalizeTarget } from "../http/path.js";
 import { peerIdentity, type PeerIdentity } from "../identity/connection.js";
@@ -40,6 +40,22 @@ type GuardedSocket = TLSSocket & { [CONNECTION]?: ConnectionState | null };
 
 /** A client's own request id is kept when it is a plausible id, else replaced. */
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/**
+ * RFC 9112 section 3.2: an HTTP/1.1 request has exactly one Host header. With
+ * two, the route and the upstream could each read a different one.
+ */
+function hostHeaderProblem(req: IncomingMessage): string | null {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === "host") hosts++;
+  }
+  if (hosts > 1) return "more than one Host header";
+  if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return "an HTTP/1.1 request without a Host header";
+  return null;
+}
 
 export interface InboundOptions {
   readonly config: InboundConfig;
@@ -74,9 +90,11 @@ export class InboundListener {
         requestTimeout: limits.requestTimeout,
         keepAliveTimeout: limits.idleTimeout,
         // Node enforces headersTimeout/requestTimeout only when it sweeps connections; the default sweep is 30 s.
-        connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
+        connectionsCheckingInterval: connectionsCheckingInterval(limits),
         noDelay: true,
         insecureHTTPParser: false,
+        // A missing Host is answered by onRequest, with guardpost's JSON body, log line and metric.
+        requireHostHeader: false,
       },
       this.onRequest,
     );
@@ -110,7 +128,10 @@ export class InboundListener {
 
   /** Errors Node's HTTP parser raises before a request exists: malformed requests, headers too large, timeouts. */
   private readonly onClientError = (err: Error & { code?: string }, socket: Socket): void => {
-    if (err.code === "ECONNRESET" || !socket.writable) {
+    // Only HTTP parse errors and request timeouts get an answer. Anything else here is a TLS-level
+    // failure (a handshake timeout among them), which onTlsClientError has already counted and logged.
+    const httpError = err.code !== undefined && (err.code.startsWith("HPE_") || err.code === "ERR_HTTP_REQUEST_TIMEOUT");
+    if (!httpError || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -149,6 +170,12 @@ export class InboundListener {
     if (conn === null || now >= conn.identity.notAfterMs) {
       exchange.decision = "error";
       exchange.complete(sendError(res, "GP_ERR_PEER_EXPIRED", method, target, requestId, "the client certificate of this connection has expired; reconnect with a valid one", true));
+      return;
+    }
+    const hostProblem = hostHeaderProblem(req);
+    if (hostProblem !== null) {
+      exchange.decision = "error";
+      exchange.complete(sendError(res, "GP_ERR_BAD_REQUEST", method, target, requestId, hostProblem));
       return;
     }
     const normalized = normalizeTarget(target);

@@ -17,7 +17,7 @@ import type { Limits, OutboundConfig } from "../config/schema.js";
 import { sendError } from "../http/error-response.js";
 import { Exchange, ExchangeRecorder } from "../http/exchange.js";
 import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
-import { drainServer, listenOn } from "../http/listen.js";
+import { connectionsCheckingInterval, drainServer, listenOn } from "../http/listen.js";
 import { peerAttributesFromCertificate } from "../identity/peer.js";
 import type { Logger } from "../log/logger.js";
 import type { CertStore } from "../tls/cert-store.js";
@@ -74,7 +74,7 @@ export class OutboundListener {
         headersTimeout: limits.headersTimeout,
         requestTimeout: limits.requestTimeout,
         keepAliveTimeout: limits.idleTimeout,
-        connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
+        connectionsCheckingInterval: connectionsCheckingInterval(limits),
         noDelay: true,
       },
       this.onRequest,
