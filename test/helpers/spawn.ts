@@ -1,12 +1,9 @@
 /** Runs the built CLI (`node dist/cli/main.js`) as a real process, as users do. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { expect } from "vitest";
 import { onCleanup } from "./cleanup.js";
 
 export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
-
-
 
 export interface CliProcess {
   readonly child: ChildProcess;
@@ -18,32 +15,30 @@ export interface CliProcess {
   waitForLog(match: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export function spawnCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; nodeArgs?: readonly string[] } = {}): CliProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
   const proc: CliProcess = {
     child,
     stdout: "",
     stderr: "",
     exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))),
+    // A plain poll rather than expect.poll, so it also works in beforeAll hooks.
     async waitForLog(match, timeoutMs = 15_000) {
-      let found: Record<string, unknown> | undefined;
-      await expect
-        .poll(
-          () => {
-            for (const line of proc.stdout.split("\n")) {
-              if (!line.startsWith("{")) continue;
-              const record = JSON.parse(line) as Record<string, unknown>;
-              if (Object.entries(match).every(([k, v]) => record[k] === v)) {
-                found = record;
-                return true;
-              }
-            }
-            return false;
-          },
-          { timeout: timeoutMs, interval: 50 },
-        )
-        .toBe(true);
-      return found!;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (const line of proc.stdout.split("\n")) {
+          if (!line.startsWith("{")) continue;
+          let record: Record<string, unknown>;
+          try {
+            record = JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            continue; // a line still being written
+          }
+          if (Object.entries(match).every(([k, v]) => record[k] === v)) return record;
+        }
+        if (Date.now() > deadline) throw new Error(`no log line matching ${JSON.stringify(match)} within ${timeoutMs} ms; stderr: ${proc.stderr.slice(0, 2000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
   };
   child.stdout!.on("data", (d: Buffer) => (proc.stdout += d.toString()));
