@@ -45,7 +45,7 @@ async function main() {
   let options, scenarios, chosen;
   try {
     options = parseOptions(process.argv.slice(2), process.env);
-    scenarios = pick(SCENARIOS, options.only, (s, name) => s.name === name, "scenario");
+    scenarios = options.only ? pick(SCENARIOS, options.only, (s, name) => s.name === name, "scenario") : SCENARIOS.filter((s) => !s.optIn);
     chosen = pick(CONTENDERS, options.contenders, (c, name) => c.name === name || c.family === name, "contender");
   } catch (error) {
     log(`bench: ${error.message}`);

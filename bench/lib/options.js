@@ -5,7 +5,7 @@
 export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.js [options])
 
   --quick                short runs, one round: a smoke test, not a measurement   BENCH_QUICK=1
-  --only a,b             scenarios to run (default: all)                            BENCH_ONLY
+  --only a,b             scenarios to run (default: all but latency-autocannon)     BENCH_ONLY
   --contenders a,b       contenders to run (default: all); a family name such as
                          "guardpost" selects all its variants                      BENCH_CONTENDERS
   --duration S           seconds per timed run (default 4; quick 0.5)              BENCH_DURATION

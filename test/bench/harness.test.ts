@@ -42,7 +42,7 @@ describe("npm run bench --quick", () => {
     expect(results.meta.machine.nproc).toBeGreaterThan(0);
 
     const names = results.scenarios.map((s) => s.name);
-    expect(names).toEqual(["get", "post64k", "denied", "acl10k", "handshake", "latency", "latency-autocannon"]);
+    expect(names).toEqual(["get", "post64k", "denied", "acl10k", "handshake", "latency"]);
     for (const scenario of results.scenarios) {
       const baseline = scenario.entries.find((e) => e.name === "minimal-node");
       expect(baseline?.skipped, `${scenario.name}: ${baseline?.skipped}`).toBeUndefined();
