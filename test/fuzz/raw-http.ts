@@ -6,11 +6,12 @@
  */
 import { connect, type TLSSocket } from "node:tls";
 import type { CertificateAuthority, IssuedCertificate } from "../helpers/pki.js";
+import { parseResponse } from "../helpers/wire.js";
 
 export interface RawResponse {
   readonly status: number;
-  /** Header names in lower case; the last value wins. */
-  readonly headers: ReadonlyMap<string, string>;
+  /** Header names in lower case; repeated headers joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
 }
 
@@ -95,46 +96,19 @@ export class RawConnection {
 
   /** Takes one complete response off the buffer, if there is one. */
   private parse(noBody: boolean): RawResponse | null {
-    const end = this.buffer.indexOf("\r\n\r\n");
-    if (end === -1) return null;
-    const head = this.buffer.subarray(0, end).toString("latin1").split("\r\n");
-    const match = /^HTTP\/1\.[01] (\d{3})/.exec(head[0]!);
-    if (!match) throw new Error(`not an HTTP response: ${JSON.stringify(head[0])}`);
-    const headers = new Map<string, string>();
-    for (const line of head.slice(1)) {
-      const colon = line.indexOf(":");
-      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    const text = this.buffer.toString("latin1");
+    const parsed = parseResponse(text, noBody);
+    if (parsed === null) {
+      if (text.includes("\r\n\r\n")) throw new Error(`not an HTTP response: ${JSON.stringify(text.slice(0, text.indexOf("\r\n")))}`);
+      return null;
     }
-    const bodyStart = end + 4;
-    let body: Buffer;
-    let consumed: number;
-    if (noBody) {
-      body = Buffer.alloc(0);
-      consumed = bodyStart;
-    } else if (headers.get("transfer-encoding")?.toLowerCase() === "chunked") {
-      const chunks: Buffer[] = [];
-      let at = bodyStart;
-      for (;;) {
-        const lineEnd = this.buffer.indexOf("\r\n", at);
-        if (lineEnd === -1) return null;
-        const size = parseInt(this.buffer.subarray(at, lineEnd).toString("latin1"), 16);
-        if (this.buffer.length < lineEnd + 2 + size + 2) return null;
-        chunks.push(this.buffer.subarray(lineEnd + 2, lineEnd + 2 + size));
-        at = lineEnd + 2 + size + 2;
-        if (size === 0) break;
-      }
-      body = Buffer.concat(chunks);
-      consumed = at;
-    } else {
-      const length = Number(headers.get("content-length") ?? "0");
-      if (this.buffer.length < bodyStart + length) return null;
-      body = this.buffer.subarray(bodyStart, bodyStart + length);
-      consumed = bodyStart + length;
-    }
+    const { response, consumed } = parsed;
+    if (!response.complete) return null;
     // After `connection: close` nothing more belongs to a response (a refusal may carry a body even for HEAD).
-    this.closing = headers.get("connection")?.toLowerCase() === "close";
+    this.closing = response.headers.connection?.toLowerCase() === "close";
     this.buffer = this.closing ? Buffer.alloc(0) : this.buffer.subarray(consumed);
-    return { status: Number(match[1]), headers, body: body.toString("utf8") };
+    // The text is latin1, one character per byte; the body is read as the UTF-8 guardpost writes.
+    return { status: response.status, headers: response.headers, body: Buffer.from(response.body, "latin1").toString("utf8") };
   }
 }
 

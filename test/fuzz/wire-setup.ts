@@ -100,5 +100,5 @@ export async function startWireFixture(): Promise<WireFixture> {
  * request id is a fresh one because no request (and no header) was read.
  */
 export function isParserRefusal(response: RawResponse, id: string): boolean {
-  return response.status === 400 && response.headers.get("connection") === "close" && response.headers.get("x-request-id") !== id;
+  return response.status === 400 && response.headers.connection === "close" && response.headers["x-request-id"] !== id;
 }

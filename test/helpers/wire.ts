@@ -15,6 +15,46 @@ export interface WireResponse {
 }
 
 /**
+ * The first response in raw output (latin1 text), or null while its head is
+ * not all there or the output does not start with a response. `head`: it
+ * answers a HEAD request, so it has no body whatever its framing says. A
+ * response framed by neither Content-Length nor chunked encoding runs to the
+ * end of the output (the connection's close).
+ */
+export function parseResponse(raw: string, head = false): { response: WireResponse; consumed: number } | null {
+  const match = /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/.exec(raw);
+  const headEnd = raw.indexOf("\r\n\r\n");
+  if (!match || headEnd === -1) return null;
+  const headers: Record<string, string> = {};
+  for (const line of raw.slice(match[0].length, headEnd).split("\r\n")) {
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  const status = Number(match[1]);
+  let body = raw.slice(headEnd + 4);
+  let complete = true;
+  let consumed = raw.length;
+  if (head || status === 204 || status === 304 || (status >= 100 && status < 200)) {
+    body = "";
+    consumed = headEnd + 4;
+  } else if (headers["transfer-encoding"]?.toLowerCase().includes("chunked")) {
+    const chunked = decodeChunked(body);
+    body = chunked.body;
+    complete = chunked.complete;
+    consumed = headEnd + 4 + chunked.consumed;
+  } else if (headers["content-length"] !== undefined) {
+    const length = Number(headers["content-length"]);
+    complete = body.length >= length;
+    body = body.slice(0, length);
+    consumed = headEnd + 4 + body.length;
+  }
+  return { response: { status, headers, body, complete }, consumed };
+}
+
+/**
  * Splits raw output (latin1 text, as rawExchange returns it) into responses.
  * Stops at the first thing that is not a response head; `trailing` holds it.
  */
@@ -22,38 +62,11 @@ export function parseResponses(raw: string): { responses: WireResponse[]; traili
   const responses: WireResponse[] = [];
   let rest = raw;
   for (;;) {
-    const match = /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/.exec(rest);
-    const headEnd = rest.indexOf("\r\n\r\n");
-    if (!match || headEnd === -1) break;
-    const headers: Record<string, string> = {};
-    for (const line of rest.slice(match[0].length, headEnd).split("\r\n")) {
-      if (line === "") continue;
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-    }
-    const status = Number(match[1]);
-    let body = rest.slice(headEnd + 4);
-    let complete = true;
-    let consumed = rest.length;
-    if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
-      body = "";
-      consumed = headEnd + 4;
-    } else if (headers["transfer-encoding"]?.toLowerCase().includes("chunked")) {
-      const chunked = decodeChunked(body);
-      body = chunked.body;
-      complete = chunked.complete;
-      consumed = headEnd + 4 + chunked.consumed;
-    } else if (headers["content-length"] !== undefined) {
-      const length = Number(headers["content-length"]);
-      complete = body.length >= length;
-      body = body.slice(0, length);
-      consumed = headEnd + 4 + body.length;
-    }
-    responses.push({ status, headers, body, complete });
-    rest = rest.slice(consumed);
-    if (!complete) break;
+    const parsed = parseResponse(rest);
+    if (parsed === null) break;
+    responses.push(parsed.response);
+    rest = rest.slice(parsed.consumed);
+    if (!parsed.response.complete) break;
   }
   return { responses, trailing: rest };
 }
