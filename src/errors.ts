@@ -53,6 +53,7 @@ export const ERROR_CODES = Object.freeze({
   // CLI.
   GP_ERR_USAGE: usage("the command line is not understood"),
   GP_ERR_LISTEN: usage("a listener could not bind its address"),
+  GP_ERR_PKI: usage("guardpost pki cannot use the CA in its folder or write a certificate there"),
 
   // Request handling (sent as JSON bodies).
   GP_ERR_BAD_REQUEST: http(400, "the request or its target is malformed or ambiguous"),

@@ -16,10 +16,10 @@ describe("YamlSource", () => {
     expect(err.format()).toMatch(/^b\.yaml:\d+:\d+: [^\n]+$/);
   });
 
-  test("an unknown key lists the accepted keys", () => {
+  test("an unknown key lists the accepted keys, and the one it is likely a typo of", () => {
     const src = YamlSource.parse("c.yaml", "tls: {}\nadmn: {}\n");
     const err = failure(() => src.fields(src.root, "the config", ["tls", "admin"]));
-    expect(err.format()).toBe('c.yaml:2:1: unknown key "admn" in the config (expected one of tls, admin)');
+    expect(err.format()).toBe('c.yaml:2:1: unknown key "admn" in the config (did you mean "admin"? expected one of tls, admin)');
   });
 
   test("a wrong type says what was expected and what was found", () => {
@@ -38,7 +38,7 @@ describe("YamlSource", () => {
   test("a missing file is GP_ERR_FILE_READ naming it", () => {
     const err = failure(() => YamlSource.read("/nonexistent/guardpost.yaml"));
     expect(err.code).toBe("GP_ERR_FILE_READ");
-    expect(err.format()).toBe("/nonexistent/guardpost.yaml: cannot read file: ENOENT");
+    expect(err.format()).toBe("/nonexistent/guardpost.yaml: the file does not exist (ENOENT)");
   });
 
   test("a duplicate key is named in full, however it is quoted", () => {
