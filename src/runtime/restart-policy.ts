@@ -59,7 +59,8 @@ export class RestartPolicy {
     if (!this.clusterReady && !worker.wasReady) return { action: "stop", reason: "a worker exited before guardpost was ready; the cause would repeat" };
     this.exits = [...this.exits.filter((at) => now - at < windowMs), now];
     if (this.exits.length > maxExits) {
-      return { action: "stop", reason: `${this.exits.length} worker exits within ${Math.round(windowMs / 60_000)} minutes` };
+      const minutes = Math.max(1, Math.round(windowMs / 60_000));
+      return { action: "stop", reason: `${this.exits.length} worker exits within ${minutes} minute${minutes === 1 ? "" : "s"}` };
     }
     if (livedMs >= stableAfterMs) this.streak = 0;
     const delayMs = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(this.streak, 30));
