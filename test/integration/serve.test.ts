@@ -156,6 +156,16 @@ describe("guardpost serve", () => {
     expect(await proc.exited).toBe(0);
   });
 
+  test("warnings that --check prints are logged at start-up as JSON lines", async () => {
+    const file = writeConfig("warned.yaml", { outbound: [{ listen: "0.0.0.0:0", upstream: "https://db.internal:8443", unsafeListen: true }] });
+    const proc = spawnCli(["serve", "--config", file]);
+    const warning = await proc.waitForLog({ event: "config_warning" });
+    expect(warning).toMatchObject({ level: "warn", code: "GP_WARN_OUTBOUND_NOT_LOOPBACK", at: { file, line: expect.any(Number), col: expect.any(Number) } });
+    await proc.waitForLog({ event: "started" });
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  });
+
   test("serve --check validates config, material and ACL without listening", async () => {
     const file = writeConfig("check.yaml");
     const result = await runCliProcess(["serve", "--config", file, "--check"]);
