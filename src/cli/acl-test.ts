@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type { CompiledAcl } from "../acl/compile.js";
-import { describeFailure, loadPolicyTest, runPolicyTest, uncoveredEntries, type CaseResult } from "../acl/policy-test.js";
+import { describeFailure, loadPolicyTest, runPolicyTest, uncoveredEntries, type CaseResult, type PolicyTestResult } from "../acl/policy-test.js";
 import { GuardpostError, isGuardpostError } from "../errors.js";
 import { fileKind } from "./acl-check.js";
 import { formatCliError, parseCommandArgs, usageError } from "./args.js";
@@ -40,7 +40,7 @@ exit codes: 0 all cases passed, 1 a case failed, 2 bad usage or an invalid file
     // Several test files may exercise one ACL; coverage is counted over all of them.
     const byAcl = new Map<string, { acl: CompiledAcl; results: CaseResult[] }>();
     for (const file of files) {
-      let outcome;
+      let outcome: PolicyTestResult;
       try {
         if (fileKind(file) === "ACL") {
           throw new GuardpostError("GP_ERR_YAML_MISSING_KEY", `an ACL file, not a policy test file (it has "paths" and no "cases"); validate it with guardpost acl check ${file}, and give acl test the files whose "acl:" names it`, { file });
