@@ -6,7 +6,7 @@
  * listeners (which presents it both ways). `serve --check` and
  * `guardpost pki inspect` judge by the same facts.
  */
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { formatPeer, type PeerAttributes } from "../identity/attributes.js";
 import { parseSubjectAltName, peerAttributesFromCertificate } from "../identity/peer.js";
 import { x509 } from "./x509.js";

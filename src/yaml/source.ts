@@ -266,7 +266,7 @@ const KEY_WITHOUT_SPACE = /^([A-Za-z_][\w.-]*|\/[^\s:]*|"\*"):(?!\/\/)(\S.*)$/;
 
 /** A `*` standing alone (`[*]`, `GET: *`), which YAML reads as an alias with no name: "any peer" to the writer. */
 function isBareStar(text: string, offset: number): boolean {
-  return text[offset] === "*" && !/[^\s,\[\]{}]/.test(text[offset + 1] ?? " ");
+  return text[offset] === "*" && !/[^\s,[\]{}]/.test(text[offset + 1] ?? " ");
 }
 
 /**

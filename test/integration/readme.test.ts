@@ -98,7 +98,7 @@ describe("the README, as pasted", () => {
       // What the README shows is the program's output (stdout); curl's progress meter, for one, goes to stderr
       // only when stdout is not a terminal, so stderr is reported but not compared.
       const { code, output, errors } = await shell.run(withPorts(step.command));
-      const lines = output.replace(/\n$/, "").split("\n").filter((line, i, all) => !(all.length === 1 && line === ""));
+      const lines = output === "" ? [] : output.replace(/\n$/, "").split("\n");
       const context = `README step: $ ${step.command}\n--- stdout (exit ${code}) ---\n${output}--- stderr ---\n${errors}`;
       if (step.output.length === 0) {
         expect(code, context).toBe(0);
@@ -106,7 +106,7 @@ describe("the README, as pasted", () => {
       }
       const shown = step.output.map(withPorts);
       expect(lines.length, context).toBe(shown.length);
-      shown.forEach((expected, i) => expect(matchesShown(lines[i]!, expected), `${context}\n--- expected line ${i + 1} ---\n${expected}`).toBe(true));
+      for (const [i, expected] of shown.entries()) expect(matchesShown(lines[i]!, expected), `${context}\n--- expected line ${i + 1} ---\n${expected}`).toBe(true);
     }
 
     // The last step stopped guardpost: it drained and logged that it stopped.
