@@ -96,6 +96,31 @@ describe("guardpost acl check", () => {
     ]);
   });
 
+  test("a policy test file is recognised, checked as one, and pointed at acl test", async () => {
+    expect(await runCli("acl", "check", "acl/example.yaml", "acl/example.test.yaml")).toEqual({
+      code: 0,
+      stdout: "acl/example.yaml: ok\nacl/example.test.yaml: ok (a policy test file for acl/example.yaml, 20 cases; run them with guardpost acl test acl/example.test.yaml)\n",
+      stderr: "",
+    });
+  });
+
+  test("an invalid policy test file is reported as acl test would report it", async () => {
+    const files = writeFiles(tempDir(), { "api.yaml": "version: 1\npaths:\n  /a:\n    GET: [OU=web]\n", "bad.test.yaml": "acl: api.yaml\ncases:\n  - {peer: OU=web, request: GET /a, expect: allowed}\n" });
+    expect(await runCli("acl", "check", files["bad.test.yaml"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `${files["bad.test.yaml"]}:3:45: "expect" must be allow or deny, not "allowed" [GP_ERR_POLICY_BAD_CASE]\n`,
+    });
+  });
+
+  test("acl test given an ACL file says so and points at acl check", async () => {
+    const result = await runCli("acl", "test", "acl/example.yaml");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'acl/example.yaml: an ACL file, not a policy test file (it has "paths" and no "cases"); validate it with guardpost acl check acl/example.yaml, and give acl test the files whose "acl:" names it [GP_ERR_YAML_MISSING_KEY]\n',
+    );
+  });
+
   test("without files, or with an unknown option, it is a usage error", async () => {
     expect((await runCli("acl", "check")).code).toBe(2);
     const result = await runCli("acl", "check", "--strict", "acl/example.yaml");
