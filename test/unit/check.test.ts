@@ -190,6 +190,29 @@ describe("listeners", () => {
   });
 });
 
+describe("every file the config names points home when it is missing", () => {
+  test.each([
+    ["tls.key", { key: "gone.key" }, "gone.key", "the private key of tls.cert: PEM, unencrypted"],
+    ["tls.ca", { ca: "gone-ca.crt" }, "gone-ca.crt", "the CA certificates that peers must chain to: a PEM bundle (guardpost pki init writes ca.crt)"],
+    ["tls.crl", { crl: "gone.crl" }, "gone.crl", 'a PEM CRL ("-----BEGIN X509 CRL-----") issued by a CA in tls.ca'],
+  ])("%s", async (key, tls, missing, expected) => {
+    const file = await setUp(`missing-${missing.replace(/\W/g, "")}`, {});
+    const name = file.slice(file.lastIndexOf("/") + 1, -".yaml".length);
+    writeFiles(dir, { [`${name}.yaml`]: readFileSync(file, "utf8").replace(/^tls:.*\n(  .*\n)*/m, stringify({ tls: { cert: `${name}.crt`, key: `${name}.key`, ca: "ca.crt", ...tls } })) });
+    const result = await check(file);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`${file}:${at(file, missing)}: ${key} names ${join(dir, missing)}, which does not exist. Expected there: ${expected} [${key === "tls.crl" ? "GP_ERR_TLS_CRL" : key === "tls.key" ? "GP_ERR_TLS_KEY" : "GP_ERR_TLS_CA"}]\n`);
+  });
+
+  test("a default path the config leaves out is named as the default", async () => {
+    writeFiles(dir, { "defaults.yaml": "inbound:\n  listen: 127.0.0.1:0\n  acl: acl.yaml\nadmin:\n  listen: 127.0.0.1:0\n" });
+    const file = join(dir, "defaults.yaml");
+    const result = await check(file);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^$()|[\]\\]/g, "\\$&")}: tls\\.cert names /run/secrets/service\\.crt \\(the default: tls\\.cert is not set in the config\\), which does not exist\\.`));
+  });
+});
+
 describe("several problems at once", () => {
   test("--check reports every independent error, not only the first", async () => {
     const file = await setUp("many", { inbound: { listen: "127.0.0.1:0", upstream: "http://127.0.0.1:8080", acl: "missing-acl.yaml" } }, { cn: "svc", sans: { dns: ["localhost"] }, eku: ["clientAuth"] });
