@@ -161,7 +161,7 @@ async function serveInProcess(config: Config, logger: Logger): Promise<number> {
     };
     const reload = () => {
       guardpost.logger.info({ event: "signal", signal: "SIGHUP" }, "SIGHUP received: reloading certificates and ACLs");
-      void guardpost.reload(true);
+      guardpost.reloadInBackground(true);
     };
     process.on("SIGTERM", stop).on("SIGINT", stop).on("SIGHUP", reload);
   });

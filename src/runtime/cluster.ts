@@ -152,7 +152,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<number>
       if (!isClusterMessage(message)) return;
       if (message.type === "guardpost:reload") {
         guardpost.logger.info({ event: "reload_requested", via: "SIGHUP" }, "the primary forwarded SIGHUP: reloading certificates and ACLs");
-        void guardpost.reload(true);
+        guardpost.reloadInBackground(true);
       }
       if (message.type === "guardpost:drain") drain();
     });

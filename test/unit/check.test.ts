@@ -196,9 +196,8 @@ describe("every file the config names points home when it is missing", () => {
     ["tls.ca", { ca: "gone-ca.crt" }, "gone-ca.crt", "the CA certificates that peers must chain to: a PEM bundle (guardpost pki init writes ca.crt)"],
     ["tls.crl", { crl: "gone.crl" }, "gone.crl", 'a PEM CRL ("-----BEGIN X509 CRL-----") issued by a CA in tls.ca'],
   ])("%s", async (key, tls, missing, expected) => {
-    const file = await setUp(`missing-${missing.replace(/\W/g, "")}`, {});
-    const name = file.slice(file.lastIndexOf("/") + 1, -".yaml".length);
-    writeFiles(dir, { [`${name}.yaml`]: readFileSync(file, "utf8").replace(/^tls:.*\n(  .*\n)*/m, stringify({ tls: { cert: `${name}.crt`, key: `${name}.key`, ca: "ca.crt", ...tls } })) });
+    const name = `missing-${missing.replace(/\W/g, "")}`;
+    const file = await setUp(name, { tls: { cert: `${name}.crt`, key: `${name}.key`, ca: "ca.crt", ...tls } });
     const result = await check(file);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(`${file}:${at(file, missing)}: ${key} names ${join(dir, missing)}, which does not exist. Expected there: ${expected} [${key === "tls.crl" ? "GP_ERR_TLS_CRL" : key === "tls.key" ? "GP_ERR_TLS_KEY" : "GP_ERR_TLS_CA"}]\n`);
