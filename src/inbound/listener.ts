@@ -7,6 +7,10 @@
  * When whom we trust changes (a new CA bundle or CRL), every open
  * connection's peer is judged again: a connection whose peer is no longer
  * trusted answers its next request with 403 and closes.
+ *
+ * A config reload that keeps the listen address reconfigures the listener
+ * in place (`reconfigure`): new requests get the new routes, limits and log
+ * settings; connections and requests already open keep theirs.
  */
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -19,7 +23,7 @@ import { peerLogFields, type AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
 import { newConnection, type Connection } from "../proxy/connection.js";
-import { FrontEnd, httpServerOptions } from "../proxy/front-end.js";
+import { applyServerLimits, FrontEnd, httpServerOptions } from "../proxy/front-end.js";
 import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
 import type { TlsMaterial } from "../tls/material.js";
@@ -42,27 +46,18 @@ const NO_ATTRIBUTES: PeerAttributes = Object.freeze({});
 
 export class InboundListener {
   readonly server: Server;
-  readonly name: string;
-  private readonly logger: Logger;
-  private readonly frontEnd: FrontEnd;
+  name: string;
+  private logger: Logger;
+  private frontEnd: FrontEnd;
   /** Open TLS connections, for judging their peers again when trust changes. */
   private readonly sockets = new Set<TLSSocket>();
-  private readonly unsubscribe: () => void;
+  private unsubscribe: () => void;
 
-  constructor(private readonly options: InboundOptions) {
-    const { config, limits, certStore, metrics } = options;
+  constructor(private options: InboundOptions) {
+    const { config, limits, certStore } = options;
     this.name = config.name;
     this.logger = options.logger.child({ listener: config.name });
-    const pipeline = new InboundPipeline(options.routes);
-    this.frontEnd = new FrontEnd({
-      name: config.name,
-      limits,
-      metrics,
-      logger: this.logger,
-      accessLog: options.accessLog,
-      openConnection: (socket) => this.openConnection(socket as TLSSocket),
-      handle: (exchange, req) => pipeline.handle(exchange, req),
-    });
+    this.frontEnd = this.newFrontEnd(options);
     this.server = createServer({
       ...certStore.current.serverOptions,
       requestCert: true,
@@ -74,7 +69,51 @@ export class InboundListener {
     this.frontEnd.serve(this.server);
     this.server.on("tlsClientError", this.onTlsClientError);
     this.server.on("secureConnection", this.onSecureConnection);
-    this.unsubscribe = certStore.subscribe((next, previous) => {
+    this.unsubscribe = this.follow(certStore);
+  }
+
+  /**
+   * Takes a reloaded config for the same address: a new front end and
+   * pipeline for new requests, the new limits for new connections, and the
+   * TLS material of `options.certStore` (a new CA there judges open
+   * connections again, as a rotation does).
+   */
+  reconfigure(options: InboundOptions): void {
+    const previous = this.options;
+    this.options = options;
+    this.name = options.config.name;
+    this.logger = options.logger.child({ listener: options.config.name });
+    const frontEnd = this.newFrontEnd(options);
+    this.frontEnd.detach(this.server);
+    frontEnd.serve(this.server);
+    this.frontEnd = frontEnd;
+    applyServerLimits(this.server, options.limits);
+    this.server.maxConnections = options.limits.maxConnections;
+    if (options.certStore !== previous.certStore) {
+      this.unsubscribe();
+      this.unsubscribe = this.follow(options.certStore);
+      const next = options.certStore.current;
+      this.server.setSecureContext(next.serverOptions);
+      if (trustChanged(next, previous.certStore.current)) this.judgePeersAgain(next.material);
+    }
+  }
+
+  private newFrontEnd(options: InboundOptions): FrontEnd {
+    const pipeline = new InboundPipeline(options.routes);
+    return new FrontEnd({
+      name: options.config.name,
+      limits: options.limits,
+      metrics: options.metrics,
+      logger: this.logger,
+      accessLog: options.accessLog,
+      openConnection: (socket) => this.openConnection(socket as TLSSocket),
+      handle: (exchange, req) => pipeline.handle(exchange, req),
+    });
+  }
+
+  /** Applies every reload of `certStore` to this listener's server and open connections. */
+  private follow(certStore: CertStore): () => void {
+    return certStore.subscribe((next, previous) => {
       this.server.setSecureContext(next.serverOptions);
       if (trustChanged(next, previous)) this.judgePeersAgain(next.material);
     });
@@ -98,11 +137,13 @@ export class InboundListener {
   }
 
   private readonly onSecureConnection = (socket: TLSSocket): void => {
-    this.options.metrics.connectionOpened(this.name);
+    // The gauge a connection was counted under, even if a reload renames the listener meanwhile.
+    const { name, options } = this;
+    options.metrics.connectionOpened(name);
     this.sockets.add(socket);
     socket.once("close", () => {
       this.sockets.delete(socket);
-      this.options.metrics.connectionClosed(this.name);
+      options.metrics.connectionClosed(name);
     });
   };
 

@@ -1,14 +1,18 @@
 /**
  * An outbound listener's front door: plain HTTP from the local service
- * (loopback by default), forwarded over mTLS to one upstream through a pool
- * that presents the service certificate and checks who answers
+ * (on loopback: the config loader refuses another address unless
+ * `unsafeListen` allows it), forwarded over mTLS to one upstream through a
+ * pool that presents the service certificate and checks who answers
  * (src/upstream/pool.ts). The service never touches a certificate.
+ *
+ * A config reload that keeps the listen address reconfigures it in place:
+ * a new pool (upstream, serverName, expect, limits, certificate) for new
+ * requests; requests in flight finish on the old one, which then closes.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Pool } from "undici";
 import type { Metrics } from "../admin/metrics.js";
-import { isLoopback } from "../config/load.js";
 import type { Limits, OutboundConfig } from "../config/schema.js";
 import type { PeerAttributes } from "../identity/attributes.js";
 import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
@@ -17,8 +21,8 @@ import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
 import { newConnection, type Connection } from "../proxy/connection.js";
 import type { Exchange } from "../proxy/exchange.js";
-import { FrontEnd, http1Body, httpServerOptions } from "../proxy/front-end.js";
-import type { CertStore } from "../tls/cert-store.js";
+import { applyServerLimits, FrontEnd, http1Body, httpServerOptions } from "../proxy/front-end.js";
+import type { CertStore, ClientTlsOptions } from "../tls/cert-store.js";
 import { createMtlsPool } from "../upstream/pool.js";
 
 export interface OutboundOptions {
@@ -35,40 +39,60 @@ const NO_ATTRIBUTES: PeerAttributes = Object.freeze({});
 
 export class OutboundListener {
   readonly server: Server;
-  readonly name: string;
+  name: string;
   private pool: Pool;
-  private readonly frontEnd: FrontEnd;
-  private readonly unsubscribe: () => void;
+  private frontEnd: FrontEnd;
+  private unsubscribe: () => void;
 
-  constructor(private readonly options: OutboundOptions) {
+  constructor(private options: OutboundOptions) {
     const { config, limits, certStore } = options;
     this.name = config.name;
-    const logger = options.logger.child({ listener: config.name });
-    this.frontEnd = new FrontEnd({
-      name: config.name,
-      limits,
+    this.frontEnd = this.newFrontEnd(options);
+    this.pool = createMtlsPool(config, limits, certStore.current.clientOptions);
+    this.unsubscribe = this.follow(certStore);
+    this.server = createServer(httpServerOptions(limits));
+    this.frontEnd.serve(this.server);
+  }
+
+  /** Takes a reloaded config for the same address (see above). */
+  reconfigure(options: OutboundOptions): void {
+    const previous = this.options;
+    this.options = options;
+    this.name = options.config.name;
+    const frontEnd = this.newFrontEnd(options);
+    this.frontEnd.detach(this.server);
+    frontEnd.serve(this.server);
+    this.frontEnd = frontEnd;
+    applyServerLimits(this.server, options.limits);
+    if (options.certStore !== previous.certStore) {
+      this.unsubscribe();
+      this.unsubscribe = this.follow(options.certStore);
+    }
+    this.replacePool(options.certStore.current.clientOptions);
+  }
+
+  private newFrontEnd(options: OutboundOptions): FrontEnd {
+    return new FrontEnd({
+      name: options.config.name,
+      limits: options.limits,
       metrics: options.metrics,
-      logger,
+      logger: options.logger.child({ listener: options.config.name }),
       accessLog: options.accessLog,
       openConnection: (socket) => this.openConnection(socket),
       handle: (exchange, req) => this.handle(exchange, req),
     });
-    this.pool = createMtlsPool(config, limits, certStore.current.clientOptions);
-    // New material: new connections present the new certificate and trust the new CA.
-    // The old pool finishes its in-flight requests, then closes.
-    this.unsubscribe = certStore.subscribe((next) => {
-      const previous = this.pool;
-      this.pool = createMtlsPool(config, limits, next.clientOptions);
-      previous.close().catch(() => undefined);
-    });
-    this.server = createServer(httpServerOptions(limits));
-    this.frontEnd.serve(this.server);
-    if (!isLoopback(config.listen.host)) {
-      logger.warn(
-        { event: "outbound_not_loopback", listen: config.listen.text },
-        `outbound listener "${config.name}" listens on ${config.listen.text}, beyond loopback: anything that can reach it can call ${config.upstream} with this service's identity`,
-      );
-    }
+  }
+
+  /** New material: new connections present the new certificate and trust the new CA. */
+  private follow(certStore: CertStore): () => void {
+    return certStore.subscribe((next) => this.replacePool(next.clientOptions));
+  }
+
+  /** New requests go to a new pool; the old one finishes its in-flight requests, then closes. */
+  private replacePool(tls: ClientTlsOptions): void {
+    const previous = this.pool;
+    this.pool = createMtlsPool(this.options.config, this.options.limits, tls);
+    previous.close().catch(() => undefined);
   }
 
   listen(): Promise<AddressInfo> {

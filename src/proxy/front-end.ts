@@ -74,6 +74,20 @@ export function httpServerOptions(limits: Limits): ServerOptions {
   };
 }
 
+/**
+ * Applies `limits` to a server that is already listening (a config reload):
+ * the limits Node reads per connection or per request change for new
+ * connections; the handshake timeout and the sweep interval keep the values
+ * the listener was bound with.
+ */
+export function applyServerLimits(server: HttpServer, limits: Limits): void {
+  server.headersTimeout = limits.headersTimeout;
+  server.requestTimeout = limits.requestTimeout;
+  server.keepAliveTimeout = limits.idleTimeout;
+  // Node reads the server's maxHeaderSize when it sets up each connection's parser.
+  (server as HttpServer & { maxHeaderSize: number }).maxHeaderSize = limits.maxHeaderSize;
+}
+
 /** An HTTP/1.1 request's body, or null when it has none (no body is sent upstream then). */
 export function http1Body(req: IncomingMessage): RequestBody | null {
   const length = req.headers["content-length"];
@@ -98,6 +112,12 @@ export class FrontEnd {
   serve(server: HttpServer): void {
     server.on("request", this.onRequest);
     server.on("clientError", this.onClientError);
+  }
+
+  /** Gives `server` up to the front end that replaces this one (a config reload); requests in flight finish here. */
+  detach(server: HttpServer): void {
+    server.off("request", this.onRequest);
+    server.off("clientError", this.onClientError);
   }
 
   /** The state of `socket`'s connection, made on first use. */
