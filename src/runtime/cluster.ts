@@ -13,11 +13,14 @@
  * readiness does not flap with a crashing worker.
  */
 import cluster, { type Worker } from "node:cluster";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { AggregatorRegistry } from "prom-client";
 import { AdminServer } from "../admin/server.js";
 import type { Config } from "../config/schema.js";
 import { pointHome } from "../config/file-errors.js";
+import { parseConfigText } from "../config/load.js";
+import { FileWatcher } from "../reload/file-watch.js";
 import type { Logger } from "../log/logger.js";
 import { Guardpost } from "./guardpost.js";
 import { RestartPolicy, type RestartPolicyOptions } from "./restart-policy.js";
@@ -45,18 +48,34 @@ export async function runPrimary(config: Config, logger: Logger, policyOptions?:
   let draining = false;
   let failed = false;
 
-  const admin = new AdminServer(
-    config.admin.listen,
-    { render: () => aggregator.clusterMetrics(), contentType: aggregator.contentType },
-    {
-      notReadyReason: () => {
-        if (draining) return "draining";
-        if (!clusterReady) return `${ready.size} of ${count} workers started`;
-        return ready.size === 0 ? `no worker is up (0 of ${count})` : null;
+  const newAdmin = (listen: Config["admin"]["listen"]) =>
+    new AdminServer(
+      listen,
+      { render: () => aggregator.clusterMetrics(), contentType: aggregator.contentType },
+      {
+        notReadyReason: () => {
+          if (draining) return "draining";
+          if (!clusterReady) return `${ready.size} of ${count} workers started`;
+          return ready.size === 0 ? `no worker is up (0 of ${count})` : null;
+        },
       },
-    },
-  );
+    );
+  let admin = newAdmin(config.admin.listen);
   const adminAddress = await admin.listen();
+  // The workers reload the config themselves (and report its errors); the primary takes what is its own.
+  const configWatch = watchPrimaryConfig(config, logger, async (next, previous) => {
+    if (next.admin.listen.host === previous.admin.listen.host && next.admin.listen.port === previous.admin.listen.port) return;
+    const replacement = newAdmin(next.admin.listen);
+    try {
+      const address = await replacement.listen();
+      const old = admin;
+      admin = replacement;
+      await old.close();
+      logger.info({ event: "admin_moved", admin: `${address.address}:${address.port}` }, `admin listener moved to ${address.address}:${address.port}`);
+    } catch (err) {
+      logger.error({ event: "reload_failed", kind: "config", error: String(err) }, `the admin listener stays on ${previous.admin.listen.text}: ${String(err)}`);
+    }
+  });
 
   const fork = (): Worker => {
     const worker = cluster.fork();
@@ -80,6 +99,7 @@ export async function runPrimary(config: Config, logger: Logger, policyOptions?:
       if (finished) return;
       finished = true;
       process.off("SIGTERM", stop).off("SIGINT", stop).off("SIGHUP", reload);
+      configWatch.stop();
       await admin.close();
       logger.info({ event: "stopped", workers: count }, "guardpost stopped");
       logger.flush();
@@ -95,7 +115,8 @@ export async function runPrimary(config: Config, logger: Logger, policyOptions?:
       if (live.size === 0) void finish(failed ? 2 : 0);
     };
     const reload = () => {
-      logger.info({ event: "signal", signal: "SIGHUP" }, "SIGHUP received: reloading certificates and ACLs in every worker");
+      logger.info({ event: "signal", signal: "SIGHUP" }, "SIGHUP received: reloading the config, certificates and ACLs in every worker");
+      configWatch.check(true);
       for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ type: "guardpost:reload" } satisfies ClusterMessage);
     };
     cluster.on("exit", (worker, code, signal) => {
@@ -159,4 +180,46 @@ export async function runWorker(config: Config, logger: Logger): Promise<number>
     // Ctrl-C reaches every process of the group, not only the primary.
     process.on("SIGTERM", drain).on("SIGINT", drain);
   });
+}
+
+/**
+ * The primary's part of a config reload: the admin listener (it serves the
+ * cluster's metrics) and the log level. A config that does not load, or
+ * that changes `workers`, is left to the workers to refuse and report.
+ */
+function watchPrimaryConfig(initial: Config, logger: Logger, apply: (next: Config, previous: Config) => Promise<void>): { check(force: boolean): void; stop(): void } {
+  let current = initial;
+  let text = initial.file === null ? "" : readText(initial.file);
+  let queue = Promise.resolve();
+  const check = (force: boolean) => {
+    const file = current.file;
+    if (file === null) return;
+    queue = queue.then(async () => {
+      const now = readText(file);
+      if (!force && now === text) return;
+      text = now;
+      let next: Config;
+      try {
+        next = parseConfigText(file, now);
+      } catch {
+        return;
+      }
+      if (next.workers !== current.workers) return;
+      const previous = current;
+      current = next;
+      logger.level = next.log.level;
+      await apply(next, previous);
+    });
+  };
+  const watcher = new FileWatcher(initial.file === null ? [] : [initial.file], () => check(false));
+  watcher.start();
+  return { check, stop: () => watcher.stop() };
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
 }

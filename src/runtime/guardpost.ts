@@ -28,8 +28,9 @@ import { AccessLog } from "../log/access-log.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { OutboundListener, type OutboundOptions } from "../outbound/listener.js";
 import { FileWatcher, type FileWatchOptions } from "../reload/file-watch.js";
-import { Reloadable } from "../reload/reloadable.js";
+import { Reloadable, type ReadFile } from "../reload/reloadable.js";
 import { CertStore } from "../tls/cert-store.js";
+import { readFailure } from "../text/read-failure.js";
 import { createServicePool } from "../upstream/pool.js";
 
 export interface GuardpostOptions {
@@ -175,7 +176,7 @@ export class Guardpost {
       const requirements = { clientAuth: config.outbound.length > 0 };
       let certStore = previous?.certStore;
       if (certStore === undefined || !sameJson(certStore.config, config.tls) || certStore.requirements.clientAuth !== requirements.clientAuth) {
-        certStore = new CertStore(config.tls, logger, metrics, requirements, this.explainer());
+        certStore = new CertStore(config.tls, logger, metrics, { requirements, settleMs: this.settleMs, explain: this.explainer() });
         await certStore.start();
         fresh.add(certStore.reloadable);
       }
@@ -184,7 +185,7 @@ export class Guardpost {
       for (const file of aclFiles(config)) {
         let store = previous?.acls.get(file);
         if (store === undefined) {
-          store = new Reloadable({ kind: "acl", name: file, files: [file], load: (read) => compileAcl(file, read(file)), logger, metrics, settleMs: this.settleMs, explain: this.explainer() });
+          store = new Reloadable({ kind: "acl", name: file, files: [file], load: (read) => compileAcl(file, readFile(read, file)), logger, metrics, settleMs: this.settleMs, explain: this.explainer() });
           await store.start();
           fresh.add(store);
         }
@@ -420,6 +421,15 @@ export class Guardpost {
       await Promise.all([...generation.pools.values()].map((pool) => pool.close().catch(() => undefined)));
     }
     this.logger.info({ event: "stopped" }, "guardpost stopped");
+  }
+}
+
+/** A file of a reload's snapshot; one that cannot be read is a GP_ERR_FILE_READ naming it, which the config can point home. */
+function readFile(read: ReadFile, file: string): string {
+  try {
+    return read(file);
+  } catch (err) {
+    throw new GuardpostError("GP_ERR_FILE_READ", readFailure(err), { file }, { cause: err });
   }
 }
 

@@ -65,8 +65,16 @@ export function trustChanged(next: TlsState, previous: TlsState): boolean {
   return next.material.trustHash !== previous.material.trustHash;
 }
 
+export interface CertStoreOptions {
+  /** What the config asks of the material (clientAuth when there are outbound listeners); a reload is held to it too. */
+  readonly requirements?: MaterialRequirements;
+  readonly settleMs?: ReloadableOptions<TlsState>["settleMs"];
+  readonly explain?: ReloadableOptions<TlsState>["explain"];
+}
+
 export class CertStore {
   readonly reloadable: Reloadable<TlsState>;
+  readonly requirements: MaterialRequirements;
   private expiryTimer: NodeJS.Timeout | undefined;
 
   private active = false;
@@ -75,10 +83,10 @@ export class CertStore {
     readonly config: TlsConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-    /** What the config asks of the material (clientAuth when there are outbound listeners); a reload is held to it too. */
-    readonly requirements: MaterialRequirements = {},
-    explain?: ReloadableOptions<TlsState>["explain"],
+    options: CertStoreOptions = {},
   ) {
+    this.requirements = options.requirements ?? {};
+    const requirements = this.requirements;
     const files = [config.cert, config.key, config.ca, ...(config.crl === null ? [] : [config.crl])];
     this.reloadable = new Reloadable({
       kind: "tls",
@@ -87,7 +95,8 @@ export class CertStore {
       load: async (read, previous) => deriveState(await loadTlsMaterial(config, read, Date.now(), requirements), previous),
       logger,
       metrics,
-      explain,
+      settleMs: options.settleMs,
+      explain: options.explain,
     });
     this.reloadable.subscribe((next) => {
       if (this.active) this.updateExpiry(next.material);
