@@ -1,6 +1,6 @@
 /**
  * `guardpost serve`: run the sidecar or gateway from a config file until
- * SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads certificates and ACLs.
+ * SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config, certificates and ACLs.
  * Before listening it runs every check `--check` runs; a start-up error is
  * printed on stderr for the person at the terminal and logged as a JSON
  * line on stdout for the log shipper.
@@ -34,7 +34,8 @@ Runs the proxy described by FILE (default: $GUARDPOST_CONFIG, else ${DEFAULT_CON
   --strict        with --check: warnings fail the check too (exit 1)
 
 Signals: SIGTERM or SIGINT drain in-flight requests (up to drainTimeout) and
-exit 0; SIGHUP reloads certificates, CA, CRL and ACLs.
+exit 0; SIGHUP reloads the config file, certificates, CA, CRL and ACLs (a
+change to any of them is also picked up without a signal).
 
 exit codes: 0 ok (or stopped by a signal), 1 --strict and a warning,
 2 an invalid config, certificate or ACL, or a listener that cannot bind
@@ -160,7 +161,7 @@ async function serveInProcess(config: Config, logger: Logger): Promise<number> {
       );
     };
     const reload = () => {
-      guardpost.logger.info({ event: "signal", signal: "SIGHUP" }, "SIGHUP received: reloading certificates and ACLs");
+      guardpost.logger.info({ event: "signal", signal: "SIGHUP" }, "SIGHUP received: reloading the config, certificates and ACLs");
       guardpost.reloadInBackground(true);
     };
     process.on("SIGTERM", stop).on("SIGINT", stop).on("SIGHUP", reload);
