@@ -16,7 +16,8 @@ import { connectionsCheckingInterval } from "../../src/http/listen.js";
 import { loadConfig, parseConfigText } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { tempDir } from "../helpers/pki.js";
-import { expectTypedOutcome, fuzzParams, mutatedText, structuredYaml, yamlFiles } from "./support.js";
+import { fuzzParams } from "../helpers/property.js";
+import { expectTypedOutcome, mutatedText, structuredYaml, yamlFiles } from "./support.js";
 
 /** README code blocks, without the indentation of list items. */
 function readmeYamlBlocks(): string[] {

@@ -14,7 +14,7 @@ import { describe, expect, test } from "vitest";
 import { compileAcl } from "../../src/acl/compile.js";
 import { normalizeTarget } from "../../src/http/path.js";
 import { decodeOnce, expectCanonical, hostileTarget, upstreamReading } from "./path-model.js";
-import { fuzzParams } from "./support.js";
+import { fuzzParams } from "../helpers/property.js";
 
 describe("normalizeTarget under fuzzing", () => {
   test("any target gives a normalized path in canonical form or a refusal with a reason; nothing throws", () => {

@@ -10,7 +10,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
 import { RawConnection } from "./raw-http.js";
-import { fuzzParams } from "./support.js";
+import { fuzzParams } from "../helpers/property.js";
 import { startWireFixture, type WireFixture } from "./wire-setup.js";
 
 let wire: WireFixture;
