@@ -30,7 +30,7 @@ export function peerIdentity(socket: TLSSocket): PeerIdentity | null {
   return Object.freeze({
     attributes,
     xfcc: xfccHeaderValue(cert, attributes),
-    subject: rfc2253Subject(cert.subject),
+    subject: rfc2253Subject(cert),
     serial: cert.serialNumber,
     notAfterMs: Date.parse(cert.valid_to),
   });
