@@ -114,6 +114,18 @@ export const PATH_VECTORS: readonly PathVector[] = [
   vector("/%61%64%6D%69%6E/users is judged as /admin/users", "/%61%64%6D%69%6E/users", { status: 403, judged: "/admin/users" }),
   vector("/public/..%2f%61dmin (encoded slash beside an encoded letter) is refused", "/public/..%2f%61dmin", { status: 400, errorPath: "/public/..%2f%61dmin" }),
   vector("/public/café (raw UTF-8 bytes) is refused", "/public/caf\u00e9", RAW_BYTE_REFUSED),
+  // Invalid UTF-8 cannot be a real path; a lenient decoder in the service reads overlong forms as "." and "/".
+  vector("/public/%C0%AE%C0%AE/admin (overlong dots) is refused", "/public/%C0%AE%C0%AE/admin", { status: 400, errorPath: "/public/%C0%AE%C0%AE/admin" }),
+  vector("/public/..%C0%AFadmin (overlong slash) is refused", "/public/..%C0%AFadmin", { status: 400, errorPath: "/public/..%C0%AFadmin" }),
+  vector("/public/%c0%ae%c0%ae%c0%afadmin (overlong, lower case) is refused", "/public/%c0%ae%c0%ae%c0%afadmin", { status: 400, errorPath: "/public/%c0%ae%c0%ae%c0%afadmin" }),
+  vector("/public/%E0%80%AE%E0%80%AE/admin (three-byte overlong dots) is refused", "/public/%E0%80%AE%E0%80%AE/admin", { status: 400, errorPath: "/public/%E0%80%AE%E0%80%AE/admin" }),
+  vector("/public/a%80b (lone continuation byte) is refused", "/public/a%80b", { status: 400, errorPath: "/public/a%80b" }),
+  vector("/public/%ED%A0%80 (UTF-16 surrogate) is refused", "/public/%ED%A0%80", { status: 400, errorPath: "/public/%ED%A0%80" }),
+  vector("/public/%E2%82 (truncated sequence) is refused", "/public/%E2%82", { status: 400, errorPath: "/public/%E2%82" }),
+  vector("/public/%FF (never UTF-8) is refused", "/public/%FF", { status: 400, errorPath: "/public/%FF" }),
+  // Fullwidth forms are valid UTF-8: passed on as they are, never read as "/" or ".".
+  vector("/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin (fullwidth ../) is forwarded as is", "/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin", { status: 200, forwarded: "/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin" }),
+  vector("/admin/%EF%BC%8E%EF%BC%8E/public (fullwidth dots) is judged under /admin", "/admin/%EF%BC%8E%EF%BC%8E/public", { status: 403, judged: "/admin/%EF%BC%8E%EF%BC%8E/public" }),
   // What is allowed reaches the upstream exactly as the ACL judged it.
   vector("/admin/../public/x is judged and forwarded as /public/x", "/admin/../public/x", { status: 200, forwarded: "/public/x" }),
   vector("/public/a/../b is forwarded as /public/b", "/public/a/../b", { status: 200, forwarded: "/public/b" }),
