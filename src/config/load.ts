@@ -27,7 +27,7 @@ const TOP_KEYS = ["tls", "inbound", "outbound", "admin", "log", "limits", "drain
 const TLS_KEYS = ["cert", "key", "ca", "crl", "minVersion"] as const;
 const INBOUND_KEYS = ["name", "listen", "upstream", "acl", "mode", "routes"] as const;
 const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "mode"] as const;
-const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect"] as const;
+const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect", "preserveHost"] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Limits)[];
 const SIZE_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxHeaderSize"]);
 const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections"]);
@@ -162,12 +162,14 @@ class ConfigReader {
       const expectEntry = f.get("expect");
       // Same syntax and matcher as ACL principals (no groups: there is no `groups` section in a config file).
       const expect = expectEntry && !this.src.isNull(expectEntry.value) ? new PrincipalCompiler(this.src).list(expectEntry.value, `"${what}.expect"`) : [];
+      const preserveHost = f.get("preserveHost");
       return {
         name: this.string(f.get("name"), `${what}.name`) ?? `outbound-${index}`,
         listen: this.listen(f.get("listen"), `${what}.listen`, "", "127.0.0.1"),
         upstream: url.origin,
         serverName: this.string(f.get("serverName"), `${what}.serverName`) ?? url.hostname.replace(/^\[|\]$/g, ""),
         expect,
+        preserveHost: preserveHost ? this.src.boolean(preserveHost.value, `${what}.preserveHost`) : false,
       };
     });
   }

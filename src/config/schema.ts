@@ -55,6 +55,8 @@ export interface OutboundConfig {
   readonly serverName: string;
   /** Principals in ACL syntax, compiled; the server certificate must match one. Empty: any server the CA vouches for. */
   readonly expect: readonly Principal[];
+  /** Pass the local client's Host on instead of sending the upstream's authority (serverName and port). */
+  readonly preserveHost: boolean;
 }
 
 export interface Limits {

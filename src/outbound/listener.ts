@@ -16,7 +16,7 @@ import { isLoopback } from "../config/load.js";
 import type { Limits, OutboundConfig } from "../config/schema.js";
 import { sendError } from "../http/error-response.js";
 import { Exchange, ExchangeRecorder } from "../http/exchange.js";
-import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
+import { upstreamHost, upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import { connectionsCheckingInterval, drainServer, listenOn } from "../http/listen.js";
 import { peerAttributesFromCertificate } from "../identity/peer.js";
 import type { Logger } from "../log/logger.js";
@@ -53,6 +53,8 @@ export class OutboundListener {
   private readonly logger: Logger;
   private readonly recorder: ExchangeRecorder;
   private readonly expectText: string;
+  /** hostile (issue 17): the Host sent upstream, computed once; null passes the client's. */
+  private readonly upstreamHost: string | null;
 
   constructor(private readonly options: OutboundOptions) {
     const { config, limits, certStore } = options;
@@ -60,6 +62,7 @@ export class OutboundListener {
     this.logger = options.logger.child({ listener: config.name });
     this.recorder = new ExchangeRecorder(config.name, options.metrics, options.accessLog);
     this.expectText = config.expect.map((p) => p.text).join(", ");
+    this.upstreamHost = upstreamHost(config);
     this.pool = this.createPool(certStore.material);
     // New material: new connections present the new certificate and trust the new CA.
     // The old pool finishes its in-flight requests, then closes.
@@ -117,7 +120,9 @@ export class OutboundListener {
     const expected = config.expect.length === 0 ? null : anyOf(config.expect);
     const expectText = this.expectText;
     const connect: buildConnector.connector = (opts, callback) => {
-      connectTls(opts, (err, socket) => {
+      // hostile (issue 17): undici takes the SNI and the name it verifies from the request's Host
+      // when one is sent; the configured serverName must decide both, whatever Host is forwarded.
+      connectTls({ ...opts, servername: config.serverName }, (err, socket) => {
         if (err || socket === null) return callback(err ?? new Error("connect failed"), null);
         if (expected !== null) {
           const peer = peerAttributesFromCertificate((socket as TLSSocket).getPeerCertificate());
@@ -152,7 +157,8 @@ export class OutboundListener {
       return;
     }
     if (this.draining) res.shouldKeepAlive = false;
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { remoteAddress: null, xfcc: null, requestId });
+    // hostile (issue 17): the upstream's authority as Host, unless preserveHost; lead, port to the new front door.
+    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { remoteAddress: null, xfcc: null, requestId, host: this.upstreamHost });
     forward(this.pool, req, res, exchange, target, headers);
   };
 }
