@@ -30,7 +30,7 @@ const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "mode"] as 
 const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect", "preserveHost"] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Limits)[];
 const SIZE_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxHeaderSize"]);
-const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections"]);
+const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections", "maxHeaderCount"]);
 /**
  * Timers take whole milliseconds up to 2^31-1 (about 24.8 days): Node's
  * server options refuse a fraction with ERR_OUT_OF_RANGE at start-up, and a
@@ -38,6 +38,7 @@ const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections"]);
  * up to a whole millisecond and capped there; a longer wait is as good as forever.
  */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_HEADER_COUNT = 100_000;
 
 export function loadConfig(file: string): Config {
   const absolute = resolve(file);
@@ -196,6 +197,11 @@ class ConfigReader {
       if (SIZE_LIMITS.has(key)) out[key] = this.size(f.get(key), `limits.${key}`, fallback);
       else if (COUNT_LIMITS.has(key)) out[key] = this.count(f.get(key), `limits.${key}`, fallback as number);
       else out[key] = this.duration(f.get(key), `limits.${key}`, fallback);
+    }
+    // Node keeps its count limit doubled in a 32-bit integer; past this the limit would wrap (and a request
+    // this large is far beyond maxHeaderSize anyway).
+    if (out.maxHeaderCount > MAX_HEADER_COUNT) {
+      throw this.src.error("GP_ERR_CONFIG_VALUE", f.get("maxHeaderCount")?.value, `limits.maxHeaderCount must be at most ${MAX_HEADER_COUNT} (got ${out.maxHeaderCount})`);
     }
     // Node refuses to start a server whose headers may take longer than the whole request (0 disables either).
     if (out.requestTimeout > 0 && out.headersTimeout > out.requestTimeout) {

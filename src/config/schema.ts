@@ -62,6 +62,8 @@ export interface OutboundConfig {
 export interface Limits {
   /** Request line plus headers; larger gets 431. */
   readonly maxHeaderSize: number;
+  /** Header fields in a request's head (and in its trailers); more gets 431 and nothing is forwarded. */
+  readonly maxHeaderCount: number;
   /** Time to receive the complete request headers (slowloris). */
   readonly headersTimeout: number;
   /** Time to receive the complete request, body included. */
@@ -102,6 +104,7 @@ export const DEFAULTS = Object.freeze({
   log: { level: "info", access: true },
   limits: {
     maxHeaderSize: "16KiB",
+    maxHeaderCount: 100,
     headersTimeout: "10s",
     requestTimeout: "5m",
     idleTimeout: "60s",

@@ -17,6 +17,7 @@ import { sendError, sendRawError } from "../http/error-response.js";
 import { Exchange, ExchangeRecorder } from "../http/exchange.js";
 import { connectionsCheckingInterval, drainServer, listenOn } from "../http/listen.js";
 import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
+import { headerCountExceeded, nodeMaxHeadersCount } from "../http/header-count.js";
 import { normalizeTarget } from "../http/path.js";
 import { peerIdentity, type PeerIdentity } from "../identity/connection.js";
 import type { Logger } from "../log/logger.js";
@@ -99,6 +100,8 @@ export class InboundListener {
       this.onRequest,
     );
     this.server.maxConnections = limits.maxConnections;
+    // hostile (issue 17): one above limits.maxHeaderCount, so an overflow reaches onRequest detectably (see http/header-count.ts).
+    this.server.maxHeadersCount = nodeMaxHeadersCount(limits.maxHeaderCount);
     this.server.on("tlsClientError", this.onTlsClientError);
     this.server.on("clientError", this.onClientError);
     this.server.on("secureConnection", this.onSecureConnection);
@@ -170,6 +173,12 @@ export class InboundListener {
     if (conn === null || now >= conn.identity.notAfterMs) {
       exchange.decision = "error";
       exchange.complete(sendError(res, "GP_ERR_PEER_EXPIRED", method, target, requestId, "the client certificate of this connection has expired; reconnect with a valid one", true));
+      return;
+    }
+    // hostile (issue 17): too many header fields; lead, port this check into the inbound checks.
+    if (headerCountExceeded(req.rawHeaders, this.options.limits.maxHeaderCount)) {
+      exchange.decision = "error";
+      exchange.complete(sendError(res, "GP_ERR_HEADERS_TOO_LARGE", method, target, requestId, `more than ${this.options.limits.maxHeaderCount} header fields`));
       return;
     }
     const hostProblem = hostHeaderProblem(req);

@@ -17,6 +17,7 @@ import type { Limits, OutboundConfig } from "../config/schema.js";
 import { sendError } from "../http/error-response.js";
 import { Exchange, ExchangeRecorder } from "../http/exchange.js";
 import { upstreamHost, upstreamRequestHeaders } from "../http/forwarded-headers.js";
+import { headerCountExceeded, nodeMaxHeadersCount } from "../http/header-count.js";
 import { connectionsCheckingInterval, drainServer, listenOn } from "../http/listen.js";
 import { peerAttributesFromCertificate } from "../identity/peer.js";
 import type { Logger } from "../log/logger.js";
@@ -82,6 +83,8 @@ export class OutboundListener {
       },
       this.onRequest,
     );
+    // hostile (issue 17): one above limits.maxHeaderCount, so an overflow reaches onRequest detectably (see http/header-count.ts).
+    this.server.maxHeadersCount = nodeMaxHeadersCount(limits.maxHeaderCount);
     if (!isLoopback(config.listen.host)) {
       this.logger.warn(
         { event: "outbound_not_loopback", listen: config.listen.text },
@@ -154,6 +157,12 @@ export class OutboundListener {
     if (target.charCodeAt(0) !== 0x2f) {
       exchange.decision = "error";
       exchange.complete(sendError(res, "GP_ERR_BAD_REQUEST", method, target, requestId, "request-target is not origin-form (must start with /)"));
+      return;
+    }
+    // hostile (issue 17): too many header fields; lead, port this check into the front end.
+    if (headerCountExceeded(req.rawHeaders, this.options.limits.maxHeaderCount)) {
+      exchange.decision = "error";
+      exchange.complete(sendError(res, "GP_ERR_HEADERS_TOO_LARGE", method, target, requestId, `more than ${this.options.limits.maxHeaderCount} header fields`));
       return;
     }
     if (this.draining) res.shouldKeepAlive = false;

@@ -71,6 +71,46 @@ describe.concurrent("adversarial limits: request size", () => {
   });
 });
 
+/** `count` header fields in all, Host included, each a distinct small header. */
+function manyHeaders(count: number): string {
+  return `Host: localhost\r\n${Array.from({ length: count - 1 }, (_, i) => `X-H-${i}: v\r\n`).join("")}`;
+}
+
+describe.concurrent("adversarial limits: header count", () => {
+  test("101 header fields (over the default maxHeaderCount, 100) get 431 JSON and nothing is forwarded; 100 are forwarded whole", async ({ expect }) => {
+    const over = parseResponses(await rawExchange(proxy.port, ca, web, `GET /public/count-101 HTTP/1.1\r\n${manyHeaders(100)}Connection: close\r\n\r\n`));
+    expect(over.responses).toHaveLength(1);
+    expectErrorResponse(over.responses[0], 431, { error: "headers_too_large", method: "GET", path: "/public/count-101" });
+    expect(upstream.arrivals).not.toContain("GET /public/count-101");
+    const mark = upstream.received.length;
+    const fits = parseResponses(await rawExchange(proxy.port, ca, web, `GET /public/count-100 HTTP/1.1\r\n${manyHeaders(99)}Connection: close\r\n\r\n`));
+    expect(fits.responses.map((r) => r.status)).toEqual([200]);
+    const seen = upstream.received.slice(mark).find((r) => r.url === "/public/count-100")!;
+    expect(seen.rawHeaders.filter((_, i) => i % 2 === 0 && /^x-h-/i.test(seen.rawHeaders[i]!))).toHaveLength(98);
+  });
+
+  test("2,100 small headers within maxHeaderSize are refused whole with 431, never cut to what Node keeps and forwarded", async ({ expect }) => {
+    const own = await startUpstream();
+    const wide = await startProxy({ ca, acl: HOSTILE_ACL, upstream: own.url, limits: { maxHeaderSize: "64KiB" } });
+    // The header Connection names comes last, past where Node stops collecting: cut, it would be forwarded while its name was lost.
+    const raw = `GET /public/many HTTP/1.1\r\n${manyHeaders(2100)}X-Secret: s\r\nConnection: close, x-secret\r\n\r\n`;
+    const { responses } = parseResponses(await rawExchange(wide.port, ca, web, raw));
+    expect(responses).toHaveLength(1);
+    expectErrorResponse(responses[0], 431, { error: "headers_too_large" });
+    expect(own.arrivals).toEqual([]);
+  });
+
+  test("limits.maxHeaderCount is the configured bound: 5 fields pass, 6 get 431", async ({ expect }) => {
+    const own = await startUpstream();
+    const tight = await startProxy({ ca, acl: HOSTILE_ACL, upstream: own.url, limits: { maxHeaderCount: 5 } });
+    const five = `GET /public/five HTTP/1.1\r\n${manyHeaders(4)}Connection: close\r\n\r\n`;
+    const six = `GET /public/six HTTP/1.1\r\n${manyHeaders(5)}Connection: close\r\n\r\n`;
+    expect(parseResponses(await rawExchange(tight.port, ca, web, five)).responses.map((r) => r.status)).toEqual([200]);
+    expectErrorResponse(parseResponses(await rawExchange(tight.port, ca, web, six)).responses[0], 431, { error: "headers_too_large" });
+    expect(own.arrivals).toEqual(["GET /public/five"]);
+  });
+});
+
 describe.concurrent("adversarial limits: slow clients", () => {
   test("slowloris: headers dribbled a byte at a time past headersTimeout (500ms) are cut off with 408 within 3 s, never forwarded", async ({ expect }) => {
     const conn = await openRaw(proxy.port, ca, web);
