@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, test } from "vitest";
-import { rawExchange } from "../helpers/client.js";
+import { rawExchange } from "../helpers/raw-connection.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
 import { startUpstream, type ReceivedRequest, type RecordingUpstream } from "../helpers/upstream.js";

@@ -7,7 +7,8 @@
  */
 import { connect as tcpConnect } from "node:net";
 import { beforeAll, describe, expect, test } from "vitest";
-import { handshake, openRaw, rawExchange } from "../helpers/client.js";
+import { handshake } from "../helpers/client.js";
+import { RawConnection, rawExchange } from "../helpers/raw-connection.js";
 import { get, HOSTILE_ACL } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
@@ -113,7 +114,7 @@ describe.concurrent("adversarial limits: header count", () => {
 
 describe.concurrent("adversarial limits: slow clients", () => {
   test("slowloris: headers dribbled a byte at a time past headersTimeout (500ms) are cut off with 408 within 3 s, never forwarded", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     conn.markTime();
     const stop = dribble(conn, `GET /public/slowloris HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${"s".repeat(500)}\r\n\r\n`);
     const elapsed = await conn.closed;
@@ -121,12 +122,13 @@ describe.concurrent("adversarial limits: slow clients", () => {
     expect(elapsed).toBeGreaterThanOrEqual(HEADERS_TIMEOUT - 50);
     expect(elapsed).toBeLessThan(3000);
     const { responses } = parseResponses(conn.output());
-    if (responses.length > 0) expectErrorResponse(responses[0], 408, { error: "request_timeout" });
+    expect(responses, "the 408 must arrive before the close").toHaveLength(1);
+    expectErrorResponse(responses[0], 408, { error: "request_timeout" });
     expect(upstream.arrivals).not.toContain("GET /public/slowloris");
   });
 
   test("slowloris on a keep-alive connection: the second request's headers are bounded too", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write(get("/public/first").replace("Connection: close\r\n", ""));
     await conn.waitFor(/^HTTP\/1\.1 200[\s\S]*\r\n\r\nok$/);
     conn.markTime();
@@ -156,7 +158,7 @@ describe.concurrent("adversarial limits: slow clients", () => {
   });
 
   test("a body dribbled past requestTimeout (1.5s) is cut off within 4 s, and the upstream sees its request aborted", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     conn.markTime();
     await conn.write("POST /public/slow-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n");
     const stop = dribble(conn, "x".repeat(100_000), 50);
@@ -165,12 +167,13 @@ describe.concurrent("adversarial limits: slow clients", () => {
     expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUT - 50);
     expect(elapsed).toBeLessThan(4000);
     const { responses } = parseResponses(conn.output());
-    if (responses.length > 0) expectErrorResponse(responses[0], 408, { error: "request_timeout" });
+    expect(responses, "the 408 must arrive before the close").toHaveLength(1);
+    expectErrorResponse(responses[0], 408, { error: "request_timeout" });
     await expect.poll(() => upstreamOutcome.get("/public/slow-body")).toBe("aborted");
   });
 
   test("a request timeout after the upstream's response has started never writes a second status line into that response", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write("POST /public/early HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n");
     const stop = dribble(conn, "x".repeat(100_000), 50);
     await conn.waitFor(/\r\n\r\n5\r\nearly\r\n/);
@@ -185,7 +188,7 @@ describe.concurrent("adversarial limits: slow clients", () => {
   });
 
   test("an idle keep-alive connection is closed after idleTimeout (300ms), within 3 s", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write(get("/public/idle").replace("Connection: close\r\n", ""));
     await conn.waitFor(/\r\n\r\nok$/);
     conn.markTime();
@@ -198,7 +201,7 @@ describe.concurrent("adversarial limits: slow clients", () => {
 describe.concurrent("adversarial limits: connections", () => {
   test("maxConnectionAge: the first response after the age carries Connection: close and the connection ends", async ({ expect }) => {
     const aged = await startProxy({ ca, acl: HOSTILE_ACL, upstream: upstream.url, limits: { maxConnectionAge: "1s", idleTimeout: "30s" } });
-    const conn = await openRaw(aged.port, ca, web);
+    const conn = await RawConnection.open(aged.port, ca, web);
     const request = get("/public/age").replace("Connection: close\r\n", "");
     await conn.write(request);
     await conn.waitFor(/\r\n\r\nok$/);
@@ -216,7 +219,7 @@ describe.concurrent("adversarial limits: connections", () => {
   test("maxConnections (2): a third concurrent connection is refused and never served; a slot freed is usable again", async ({ expect }) => {
     const own = await startUpstream();
     const limited = await startProxy({ ca, acl: HOSTILE_ACL, upstream: own.url, limits: { maxConnections: 2, idleTimeout: "30s" } });
-    const held = [await openRaw(limited.port, ca, web), await openRaw(limited.port, ca, web)];
+    const held = [await RawConnection.open(limited.port, ca, web), await RawConnection.open(limited.port, ca, web)];
     for (const conn of held) {
       await conn.write(get("/public/held").replace("Connection: close\r\n", ""));
       await conn.waitFor(/^HTTP\/1\.1 200/);
