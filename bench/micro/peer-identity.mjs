@@ -49,14 +49,18 @@ async function liveSocket(cert) {
   const client = connect({ host: "127.0.0.1", port: srv.address().port, servername: "localhost", ca: ca.cert, cert: cert.chain, key: cert.key });
   client.on("error", () => undefined);
   const socket = await accepted;
-  return { socket, close: () => (client.destroy(), srv.close()) };
+  const close = () => {
+    client.destroy();
+    srv.close();
+  };
+  return { socket, close };
 }
 
 const setups = [];
 for (const [name, cert] of Object.entries(certs)) {
   const live = await liveSocket(cert);
   const identity = peerIdentity(live.socket);
-  if (!identity || !identity.xfcc.startsWith("Hash=") || identity.serial !== cert.serial) throw new Error(`${name}: unexpected identity ${JSON.stringify(identity)}`);
+  if (!identity?.xfcc.startsWith("Hash=") || identity.serial !== cert.serial) throw new Error(`${name}: unexpected identity ${JSON.stringify(identity)}`);
   setups.push({ name, live, xfcc: identity.xfcc, raw: cert.der, samples: { identity: [], getPeerCertificate: [], subjectFromDer: [] } });
 }
 

@@ -208,7 +208,11 @@ function subjectName(fields: SubjectFields): x509.Name {
       fields.rdns.map((rdn) => {
         if (rdn.length === 0) throw new Error("an RDN needs at least one attribute");
         const set = Object.create(null) as x509.JsonAttributeAndObjectValue;
-        for (const [type, value] of rdn) (set[type] ??= []).push(typeof value === "string" ? { utf8String: value } : value);
+        for (const [type, value] of rdn) {
+          const values = set[type] ?? [];
+          values.push(typeof value === "string" ? { utf8String: value } : value);
+          set[type] = values;
+        }
         return set;
       }),
     );

@@ -167,7 +167,7 @@ async function answeredWhileSending(head: string, options: { more?: () => Buffer
     if (options.everyMs) await new Promise((resolve) => setTimeout(resolve, options.everyMs));
   }
   // The server closes, or (a 403 whose body it reads on) answers and keeps the connection.
-  await Promise.race([conn.closed, conn.waitFor(/\r\n\r\n\{[^]*\}$/, 5000).catch(() => undefined)]);
+  await Promise.race([conn.closed, conn.waitFor(/\r\n\r\n\{[\s\S]*\}$/, 5000).catch(() => undefined)]);
   conn.destroy();
   await conn.closed;
   return { response: parseResponses(conn.output()).responses[0] ?? null, reset: conn.error?.code === "ECONNRESET" };
@@ -183,7 +183,7 @@ describe("adversarial front end: early answers survive the close (lingering clos
       await Promise.race([conn.closed, new Promise((resolve) => setTimeout(resolve, 5000))]);
       conn.destroy();
       const response = parseResponses(conn.output()).responses[0];
-      if (!response || response.status !== 431 || !response.complete) lost.push(`#${i}: ${response ? `${response.status}${response.complete ? "" : " (incomplete)"}` : "nothing"}${conn.error ? ` (${conn.error.code})` : ""}`);
+      if (response?.status !== 431 || !response.complete) lost.push(`#${i}: ${response ? `${response.status}${response.complete ? "" : " (incomplete)"}` : "nothing"}${conn.error ? ` (${conn.error.code})` : ""}`);
     }
     expect(lost).toEqual([]);
     expect(upstream.arrivals).not.toContain("GET /public/huge");

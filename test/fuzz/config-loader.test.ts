@@ -12,7 +12,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import fc from "fast-check";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, test } from "vitest";
-import { connectionsCheckingInterval } from "../../src/http/listen.js";
+import { connectionsCheckingInterval } from "../../src/proxy/front-end.js";
 import { loadConfig, parseConfigText } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { tempDir } from "../helpers/pki.js";
