@@ -61,7 +61,7 @@ export class InboundListener {
       logger: this.logger,
       accessLog: options.accessLog,
       openConnection: (socket) => this.openConnection(socket as TLSSocket),
-      handle: (exchange, req) => pipeline.handle(exchange, req),
+      handle: (exchange, req, body) => pipeline.handle(exchange, req, body),
     });
     this.server = createServer({
       ...certStore.current.serverOptions,

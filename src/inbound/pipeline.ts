@@ -12,8 +12,7 @@ import type { IncomingMessage } from "node:http";
 import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import { normalizeTarget } from "../http/path.js";
 import type { Connection } from "../proxy/connection.js";
-import type { Exchange, Rejection } from "../proxy/exchange.js";
-import { http1Body } from "../proxy/front-end.js";
+import type { Exchange, Rejection, RequestBody } from "../proxy/exchange.js";
 import type { Route, RouteTable } from "./routes.js";
 
 const NO_ROUTE: Rejection = Object.freeze({ code: "GP_ERR_NOT_FOUND", reason: "no route matches this host and path" });
@@ -32,7 +31,7 @@ const PEER_UNTRUSTED: Rejection = Object.freeze({
 export class InboundPipeline {
   constructor(private readonly routes: RouteTable) {}
 
-  handle(exchange: Exchange, req: IncomingMessage): void {
+  handle(exchange: Exchange, req: IncomingMessage, body: RequestBody | null): void {
     const conn = exchange.connection;
     const refused = peerRefusal(conn, Date.now()) ?? hostRefusal(req);
     if (refused !== null) return exchange.reject(refused);
@@ -53,7 +52,7 @@ export class InboundPipeline {
       xfcc: conn.peer!.xfcc,
       requestId: exchange.requestId,
     });
-    exchange.forward(route.upstream, target.query === "" ? target.path : target.path + target.query, headers, http1Body(req));
+    exchange.forward(route.upstream, target.query === "" ? target.path : target.path + target.query, headers, body);
   }
 }
 

@@ -16,8 +16,8 @@ import type { AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
 import { newConnection, type Connection } from "../proxy/connection.js";
-import type { Exchange } from "../proxy/exchange.js";
-import { FrontEnd, http1Body, httpServerOptions } from "../proxy/front-end.js";
+import type { Exchange, RequestBody } from "../proxy/exchange.js";
+import { FrontEnd, httpServerOptions } from "../proxy/front-end.js";
 import type { CertStore } from "../tls/cert-store.js";
 import { createMtlsPool } from "../upstream/pool.js";
 
@@ -54,7 +54,7 @@ export class OutboundListener {
       logger,
       accessLog: options.accessLog,
       openConnection: (socket) => this.openConnection(socket),
-      handle: (exchange, req) => this.handle(exchange, req),
+      handle: (exchange, req, body) => this.handle(exchange, req, body),
     });
     this.pool = createMtlsPool(config, limits, certStore.current.clientOptions);
     // New material: new connections present the new certificate and trust the new CA.
@@ -97,11 +97,11 @@ export class OutboundListener {
     return newConnection(remote, null, NO_ATTRIBUTES, log);
   }
 
-  private handle(exchange: Exchange, req: IncomingMessage): void {
+  private handle(exchange: Exchange, req: IncomingMessage, body: RequestBody | null): void {
     if (exchange.path.charCodeAt(0) !== 0x2f) {
       return exchange.reject({ code: "GP_ERR_BAD_REQUEST", reason: "request-target is not origin-form (must start with /)" });
     }
     const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { remoteAddress: null, xfcc: null, requestId: exchange.requestId, host: this.upstreamHost });
-    exchange.forward(this.pool, exchange.path, headers, http1Body(req));
+    exchange.forward(this.pool, exchange.path, headers, body);
   }
 }

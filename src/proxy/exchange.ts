@@ -102,11 +102,22 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
     return this.body !== null && !this.body.complete;
   }
 
-  /** guardpost answers the request itself (cancelling the upstream request if one is under way). */
+  /**
+   * guardpost answers the request itself (cancelling the upstream request if
+   * one is under way). Once the upstream's answer has begun, a second status
+   * line would corrupt it: that answer is cut instead, the only honest signal
+   * left, and the connection ends with it.
+   */
   reject(rejection: Rejection): void {
     if (this.outcome !== null) return;
     this.controller?.abort(new UpstreamRequestCancelled("guardpost answered the request itself"));
     this.decision = rejection.code === "GP_ERR_FORBIDDEN" ? "deny" : "error";
+    if (rejection.close === true) this.connection.closing = true;
+    if (this.response.headersSent) {
+      this.response.abort(new Error(rejection.reason ?? rejection.code));
+      this.end(this.status, { kind: "answered", code: rejection.code });
+      return;
+    }
     const status = this.answer(rejection.code, rejection.reason, rejection.close === true);
     this.end(status, { kind: "answered", code: rejection.code });
   }
@@ -129,6 +140,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
     // 1xx answers are the upstream's and this hop's business (Node answers 100-continue itself).
     if (statusCode < 200 || this.outcome !== null) return;
     this.status = statusCode;
+    this.closeIfLastWhileDraining();
     this.response.start(statusCode, clientResponseHeaders(headers, this.requestId));
   }
 
@@ -174,7 +186,19 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
     this.end(this.response.headersSent ? this.status : CLIENT_CLOSED_STATUS, CLIENT_CLOSED);
   }
 
+  /**
+   * While the listener drains, the last answer owed on a connection says
+   * `Connection: close` and ends it. Only the last: an earlier one that said
+   * close would end the connection before the answers pipelined behind it,
+   * whose requests the upstream may already have carried out.
+   */
+  private closeIfLastWhileDraining(): void {
+    const conn = this.connection;
+    if (conn.drain?.draining === true && conn.latest === this) this.response.closeAfter();
+  }
+
   private answer(code: AnswerCode, reason: string | undefined, close: boolean): number {
+    this.closeIfLastWhileDraining();
     const info = answerInfo(code);
     return this.response.answer(info, errorBody(info.name, this.method, this.path, this.requestId, reason), this.requestId, close);
   }

@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server as HttpServer, ServerOptions, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { Transform, type TransformCallback } from "node:stream";
 import type { Metrics } from "../admin/metrics.js";
 import type { Limits } from "../config/schema.js";
 import type { AnswerCode } from "../errors.js";
@@ -19,8 +20,9 @@ import { headerCountExceeded, nodeMaxHeadersCount } from "../http/header-count.j
 import type { AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { Accounting } from "./accounting.js";
-import { whenIdle, type Connection } from "./connection.js";
+import { whenIdle, type Connection, type DrainState } from "./connection.js";
 import { Exchange, type Rejection, type RequestBody } from "./exchange.js";
+import { isLingering } from "./linger.js";
 import { HttpResponse, RawSocketResponse } from "./response.js";
 
 export interface FrontEndOptions {
@@ -34,8 +36,8 @@ export interface FrontEndOptions {
   readonly accessLog: AccessLog | null;
   /** Makes a connection's state, once, when its first request (or parse error) arrives. */
   readonly openConnection: (socket: Socket) => Connection;
-  /** The pipeline: rejects or forwards the exchange `req` became. */
-  readonly handle: (exchange: Exchange, req: IncomingMessage) => void;
+  /** The pipeline: rejects or forwards the exchange `req` became; `body` is what to send upstream (null: none). */
+  readonly handle: (exchange: Exchange, req: IncomingMessage, body: RequestBody | null) => void;
 }
 
 /** The state of a socket's connection, kept on the socket. */
@@ -75,26 +77,76 @@ export function httpServerOptions(limits: Limits): ServerOptions {
   };
 }
 
-/** An HTTP/1.1 request's body, or null when it has none (no body is sent upstream then). */
-export function http1Body(req: IncomingMessage): RequestBody | null {
-  const length = req.headers["content-length"];
-  if (length !== undefined) return length === "0" ? null : req;
-  return req.headers["transfer-encoding"] !== undefined ? req : null;
+/**
+ * A chunked body on its way upstream, held back at its end until the
+ * trailers have been counted: trailers arrive after the last chunk, and a
+ * request with too many of them must not complete upstream. The request
+ * ends upstream only if they pass; otherwise `overflow` runs (the exchange
+ * answers 431 and cancels the upstream request) and the stream fails
+ * instead of ending, so no final chunk is ever written.
+ */
+class TrailerCountedBody extends Transform {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly maxHeaderCount: number,
+    private readonly overflow: () => void,
+  ) {
+    super();
+    req.on("error", (err) => this.destroy(err));
+    req.pipe(this);
+  }
+
+  get complete(): boolean {
+    return this.req.complete;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (!headerCountExceeded(this.req.rawTrailers, this.maxHeaderCount)) return callback();
+    this.overflow();
+    callback(new Error("too many trailer fields"));
+  }
 }
 
 /** How often a draining server looks for connections that finished their last response. */
 const DRAIN_SWEEP_MS = 50;
 
-export class FrontEnd {
+/**
+ * RFC 9112 section 6.1: chunked framing is HTTP/1.1's; a Transfer-Encoding in
+ * an HTTP/1.0 request is faulty framing (an HTTP/1.0 hop would read the body
+ * differently), answered 400 with the connection closed, as nginx does. An
+ * HTTP/0.9 request line (no version) has no headers to judge and cannot
+ * carry guardpost's answer; it is refused too rather than forwarded as 1.1.
+ */
+function framingRefusal(req: IncomingMessage): Rejection | null {
+  if (req.httpVersionMajor !== 1) return HTTP_09;
+  if (req.httpVersionMinor === 0 && req.headers["transfer-encoding"] !== undefined) return HTTP_10_CHUNKED;
+  return null;
+}
+
+const HTTP_09: Rejection = Object.freeze({ code: "GP_ERR_BAD_REQUEST", reason: "an HTTP/0.9 request line (no HTTP version); only HTTP/1.0 and 1.1 are served", close: true });
+const HTTP_10_CHUNKED: Rejection = Object.freeze({ code: "GP_ERR_BAD_REQUEST", reason: "Transfer-Encoding in an HTTP/1.0 request (chunked framing is HTTP/1.1's)", close: true });
+
+export class FrontEnd implements DrainState {
   readonly accounting: Accounting;
-  private draining = false;
+  private drainBegun = false;
   private readonly maxConnectionAge: number;
   private readonly tooManyHeaders: Rejection;
+  private readonly tooManyTrailers: Rejection;
 
   constructor(private readonly options: FrontEndOptions) {
     this.accounting = new Accounting(options.name, options.metrics, options.accessLog, options.logger);
     this.maxConnectionAge = options.limits.maxConnectionAge === 0 ? Infinity : options.limits.maxConnectionAge;
     this.tooManyHeaders = Object.freeze({ code: "GP_ERR_HEADERS_TOO_LARGE", reason: `more than ${options.limits.maxHeaderCount} header fields` });
+    this.tooManyTrailers = Object.freeze({ code: "GP_ERR_HEADERS_TOO_LARGE", reason: `more than ${options.limits.maxHeaderCount} trailer fields`, close: true });
+  }
+
+  /** Whether drain has begun: the last answer owed on each connection then says `Connection: close`. */
+  get draining(): boolean {
+    return this.drainBegun;
   }
 
   /** Takes `server`'s requests and parser errors. */
@@ -111,6 +163,7 @@ export class FrontEnd {
     let conn = tracked[CONNECTION];
     if (conn === undefined) {
       conn = this.options.openConnection(socket);
+      conn.drain = this;
       tracked[CONNECTION] = conn;
     }
     return conn;
@@ -119,11 +172,24 @@ export class FrontEnd {
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const startedAt = performance.now();
     const conn = this.connectionOf(req.socket);
+    // After an answer that ends the connection, nothing more is processed (RFC 9112 section 9.6):
+    // this request's answer could never be sent.
+    if (conn.closing) return;
     const exchange = new Exchange(this.accounting, conn, new HttpResponse(res), "http1", req.method!, req.url!, requestIdFrom(req.headers["x-request-id"]), startedAt);
-    if (this.draining || Date.now() - conn.openedAt >= this.maxConnectionAge) res.shouldKeepAlive = false;
-    if (headerCountExceeded(req.rawHeaders, this.options.limits.maxHeaderCount)) return exchange.reject(this.tooManyHeaders);
-    this.options.handle(exchange, req);
+    if (this.drainBegun || Date.now() - conn.openedAt >= this.maxConnectionAge) res.shouldKeepAlive = false;
+    const refused = framingRefusal(req) ?? (headerCountExceeded(req.rawHeaders, this.options.limits.maxHeaderCount) ? this.tooManyHeaders : null);
+    if (refused !== null) return exchange.reject(refused);
+    this.options.handle(exchange, req, this.bodyOf(req, exchange));
   };
+
+  /** An HTTP/1.1 request's body, or null when it has none (no body is sent upstream then). */
+  private bodyOf(req: IncomingMessage, exchange: Exchange): RequestBody | null {
+    const length = req.headers["content-length"];
+    if (length !== undefined) return length === "0" ? null : req;
+    if (req.headers["transfer-encoding"] === undefined) return null;
+    // Only a chunked body can carry trailers.
+    return new TrailerCountedBody(req, this.options.limits.maxHeaderCount, () => exchange.reject(this.tooManyTrailers));
+  }
 
   /**
    * Errors Node's HTTP parser raises outside a request's handler: malformed
@@ -134,6 +200,8 @@ export class FrontEnd {
    * already carried out.
    */
   private readonly onClientError = (err: Error & { code?: string }, socket: Socket): void => {
+    // A connection in its staged close has been answered; what it still sends is discarded, not parsed.
+    if (isLingering(socket)) return;
     // Only HTTP parse errors and request timeouts get an answer. Anything else here is a TLS-level
     // failure (a handshake timeout among them), which the TLS listener has already counted and logged.
     const code = err.code ?? "";
@@ -143,6 +211,8 @@ export class FrontEnd {
       return;
     }
     const conn = this.connectionOf(socket);
+    // An answer already ends this connection; it closes after that answer.
+    if (conn.closing) return;
     if (code === "HPE_CLOSED_CONNECTION") {
       // Bytes after a request that asked to close the connection: RFC 9112 section 9.6 says to answer
       // that request and process nothing more. Node closes the connection after its answer.
@@ -167,7 +237,7 @@ export class FrontEnd {
 
   /** Stops accepting and lets in-flight requests finish; answers on busy connections carry `Connection: close`. */
   drain(server: HttpServer, timeoutMs: number): Promise<void> {
-    this.draining = true;
+    this.drainBegun = true;
     return new Promise((resolve) => {
       const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
       const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);

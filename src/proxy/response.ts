@@ -7,6 +7,7 @@
 import type { ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { AnswerErrorInfo } from "../errors.js";
+import { lingerAfterResponse, lingeringClose } from "./linger.js";
 
 /** The answer's side of an exchange, as the Exchange drives it. */
 export interface ResponseTarget {
@@ -68,7 +69,11 @@ export class HttpResponse implements ResponseTarget {
   constructor(private readonly res: ServerResponse) {}
 
   answer(info: AnswerErrorInfo, body: string, requestId: string, close: boolean): number {
-    if (close) this.res.shouldKeepAlive = false;
+    if (close) {
+      this.res.shouldKeepAlive = false;
+      // The request may not have been read to its end: close in stages, so the answer is not lost to a reset.
+      lingerAfterResponse(this.res.socket);
+    }
     this.res.writeHead(info.httpStatus, jsonAnswerHeaders(body, requestId));
     this.res.end(body);
     return info.httpStatus;
@@ -123,9 +128,10 @@ const STATUS_TEXT: ReadonlyMap<number, string> = new Map([
 
 /**
  * A socket whose request Node's parser refused: guardpost writes a complete
- * HTTP/1.1 answer itself and closes the connection after it. A socket that
- * can no longer carry an answer (closed, or a TLS socket whose handshake
- * never completed: the bytes would wait forever) is closed without one.
+ * HTTP/1.1 answer itself and closes the connection after it, in stages
+ * (linger.ts), since the rest of the request is unread. A socket that can no
+ * longer carry an answer (closed, or a TLS socket whose handshake never
+ * completed: the bytes would wait forever) is closed without one.
  */
 export class RawSocketResponse implements ResponseTarget {
   constructor(private readonly socket: Socket) {}
@@ -141,8 +147,7 @@ export class RawSocketResponse implements ResponseTarget {
     const headers = jsonAnswerHeaders(body, requestId);
     let head = `HTTP/1.1 ${info.httpStatus} ${STATUS_TEXT.get(info.httpStatus) ?? "Error"}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    socket.end(`${head}connection: close\r\n\r\n${body}`);
-    socket.destroySoon?.();
+    lingeringClose(socket, `${head}connection: close\r\n\r\n${body}`);
     return info.httpStatus;
   }
 

@@ -17,8 +17,10 @@
  *   lingering close): closing with request bytes unread makes the kernel
  *   send a reset, and the reset wipes the answer from the client's buffer
  *   before it is read.
- * - During a drain every response says `Connection: close`, including one
- *   already in flight when the drain began.
+ * - During a drain every connection ends with an answer that says
+ *   `Connection: close`, including one already in flight when the drain
+ *   began. With requests pipelined, it is the last answer owed that says it:
+ *   an earlier one would end the connection before the answers behind it.
  */
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -231,17 +233,47 @@ async function startSlowMtlsServer(): Promise<{ server: Server; port: number; ar
 }
 
 describe("adversarial front end: during a drain every response says Connection: close", () => {
-  test("inbound: a response in flight when the drain begins says Connection: close, and nothing follows it", async () => {
+  test("inbound: a response in flight when the drain begins says Connection: close, and the connection ends after it", async () => {
     const draining = await startProxy({ ca, acl: HOSTILE_ACL, upstream: upstream.url, drainTimeout: "5s" });
     const conn = await RawConnection.open(draining.port, ca, web);
     const mark = markUpstream();
-    // Keep-alive, with a denied request pipelined behind it.
-    await conn.write(`GET /public/slow-drain HTTP/1.1\r\n${HOST}\r\nGET /admin/after-drain HTTP/1.1\r\n${HOST}\r\n`);
+    await conn.write(`GET /public/slow-drain HTTP/1.1\r\n${HOST}\r\n`);
     await expect.poll(() => upstream.arrivals.slice(mark.arrivals)).toContain("GET /public/slow-drain");
     const drained = draining.guardpost.drain();
     const first = await conn.read(5000);
+    expect([first?.status, first?.body, first?.headers.connection]).toEqual([200, "done /public/slow-drain 0", "close"]);
+    expect(await conn.read(5000)).toBeNull();
+    await drained;
+  });
+
+  test("inbound: two pipelined requests in flight when the drain begins are both answered; the last says Connection: close", async () => {
+    const draining = await startProxy({ ca, acl: HOSTILE_ACL, upstream: upstream.url, drainTimeout: "5s" });
+    const conn = await RawConnection.open(draining.port, ca, web);
+    const mark = markUpstream();
+    await conn.write(`GET /public/slow-drain-1 HTTP/1.1\r\n${HOST}\r\nGET /public/slow-drain-2 HTTP/1.1\r\n${HOST}\r\n`);
+    await expect.poll(() => upstream.arrivals.slice(mark.arrivals)).toEqual(["GET /public/slow-drain-1", "GET /public/slow-drain-2"]);
+    const drained = draining.guardpost.drain();
+    const first = await conn.read(5000);
+    const second = await conn.read(5000);
+    expect([first?.status, first?.body]).toEqual([200, "done /public/slow-drain-1 0"]);
+    expect([second?.status, second?.body, second?.headers.connection]).toEqual([200, "done /public/slow-drain-2 0", "close"]);
+    expect(await conn.read(5000)).toBeNull();
+    await drained;
+  });
+
+  test("inbound: a request arriving on a busy connection during the drain is answered, and its answer says Connection: close", async () => {
+    const draining = await startProxy({ ca, acl: HOSTILE_ACL, upstream: upstream.url, drainTimeout: "5s" });
+    const conn = await RawConnection.open(draining.port, ca, web);
+    const mark = markUpstream();
+    await conn.write(`GET /public/slow-busy HTTP/1.1\r\n${HOST}\r\n`);
+    await expect.poll(() => upstream.arrivals.slice(mark.arrivals)).toContain("GET /public/slow-busy");
+    const drained = draining.guardpost.drain();
+    await conn.write(`GET /admin/during-drain HTTP/1.1\r\n${HOST}\r\n`);
+    const first = await conn.read(5000);
+    const second = await conn.read(5000);
     expect(first?.status).toBe(200);
-    expect(first?.headers.connection).toBe("close");
+    expectErrorResponse(second ?? undefined, 403, { error: "forbidden", path: "/admin/during-drain" });
+    expect(second?.headers.connection).toBe("close");
     expect(await conn.read(5000)).toBeNull();
     await drained;
   });

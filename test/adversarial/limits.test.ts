@@ -101,6 +101,19 @@ describe.concurrent("adversarial limits: header count", () => {
     expect(own.arrivals).toEqual([]);
   });
 
+  test.for([101, 150])("a chunked request with %i trailer fields (over 100) gets 431 and never completes upstream; 100 do", async (count, { expect }) => {
+    const trailers = (n: number) => Array.from({ length: n }, (_, i) => `T-${i}: v\r\n`).join("");
+    const post = (path: string, n: number) => `POST ${path} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n${trailers(n)}\r\n`;
+    const over = parseResponses(await rawExchange(proxy.port, ca, web, post(`/public/trailers-${count}`, count)));
+    expect(over.responses).toHaveLength(1);
+    expectErrorResponse(over.responses[0], 431, { error: "headers_too_large" });
+    const fits = parseResponses(await rawExchange(proxy.port, ca, web, post(`/public/trailers-fit-${count}`, 100)));
+    expect(fits.responses.map((r) => r.status)).toEqual([200]);
+    await expect.poll(() => upstreamOutcome.get(`/public/trailers-fit-${count}`)).toBe("complete");
+    // Never sent, or cut before its last chunk: either way the upstream never saw it complete.
+    expect([undefined, "aborted"]).toContain(upstreamOutcome.get(`/public/trailers-${count}`));
+  });
+
   test("limits.maxHeaderCount is the configured bound: 5 fields pass, 6 get 431", async ({ expect }) => {
     const own = await startUpstream();
     const tight = await startProxy({ ca, acl: HOSTILE_ACL, upstream: own.url, limits: { maxHeaderCount: 5 } });

@@ -15,14 +15,10 @@ import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { onCleanup } from "./cleanup.js";
 import type { CertificateAuthority, IssuedCertificate } from "./pki.js";
-import { parseResponse } from "./wire.js";
+import { parseResponse, type WireResponse } from "./wire.js";
 
-export interface RawResponse {
-  readonly status: number;
-  /** Header names in lower case; repeated headers joined with ", ". */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-}
+/** A response read off a raw connection: always complete (`read` waits for the whole of it). */
+export type RawResponse = WireResponse;
 
 /** Where to connect: an mTLS inbound listener (with the client's certificate), or a plain-TCP one. */
 export type RawTarget = { readonly port: number; readonly ca: CertificateAuthority; readonly cert: IssuedCertificate } | { readonly port: number; readonly plain: true };
@@ -231,7 +227,7 @@ export class RawConnection {
     this.closing = response.headers.connection?.toLowerCase() === "close";
     this.readAt = this.closing ? this.received.length : this.readAt + consumed;
     // The text is latin1, one character per byte; the body is read as the UTF-8 guardpost writes.
-    return { status: response.status, headers: response.headers, body: Buffer.from(response.body, "latin1").toString("utf8") };
+    return { status: response.status, headers: response.headers, body: Buffer.from(response.body, "latin1").toString("utf8"), complete: true };
   }
 }
 
