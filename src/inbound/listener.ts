@@ -23,7 +23,7 @@ import { FrontEnd, httpServerOptions } from "../proxy/front-end.js";
 import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
 import type { TlsMaterial } from "../tls/material.js";
-import { peerTrustProblem } from "../tls/peer-trust.js";
+import { peerTrustProblem, presentedChain } from "../tls/peer-trust.js";
 import { InboundPipeline } from "./pipeline.js";
 import type { RouteTable } from "./routes.js";
 
@@ -127,7 +127,7 @@ export class InboundListener {
   private judgePeersAgain(material: TlsMaterial): void {
     for (const socket of this.sockets) {
       const leaf = socket.getPeerX509Certificate();
-      const problem = leaf === undefined ? "untrusted" : peerTrustProblem(leaf, material);
+      const problem = leaf === undefined ? "untrusted" : peerTrustProblem(presentedChain(leaf), material);
       if (problem === null) continue;
       const conn = this.frontEnd.connectionOf(socket);
       conn.refusal = "GP_ERR_PEER_UNTRUSTED";

@@ -52,7 +52,7 @@ function deeplyFrozen(value: unknown, seen = new Set<unknown>()): boolean {
   return Object.isFrozen(value) && Object.values(value).every((child) => deeplyFrozen(child, seen));
 }
 
-/** What the runtime relies on without checking again (SPEC 2; "validate once at the edge"). */
+/** What the runtime relies on without checking again (the README's configuration reference; "validate once at the edge"). */
 function expectUsable(config: Config): void {
   expect(deeplyFrozen(config)).toBe(true);
   for (const file of [config.tls.cert, config.tls.key, config.tls.ca, ...(config.tls.crl ? [config.tls.crl] : [])]) expect(isAbsolute(file), file).toBe(true);
