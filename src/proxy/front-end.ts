@@ -1,9 +1,10 @@
 /**
- * What every listener shares between a connection and its pipeline: the
- * server options that carry the limits, the connection's state (made once,
- * at its first request), the request id, the Exchange each request becomes,
- * parser errors answered through an Exchange of their own (counted, timed
- * and logged like any other request), and drain.
+ * What every listener shares between a connection and its pipeline, for
+ * both front doors, HTTP/1.1 and HTTP/2: the server options that carry the
+ * limits, the connection's state (made once, at its first request), the
+ * request id, the Exchange each request or stream becomes, parser errors
+ * answered through an Exchange of their own (counted, timed and logged like
+ * any other request), HTTP/2 sessions' idle timeout, and drain.
  *
  * A listener supplies two things: how a connection's state is made (inbound
  * reads the peer's certificate; outbound has no peer) and the pipeline that
@@ -11,6 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server as HttpServer, ServerOptions, ServerResponse } from "node:http";
+import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream, ServerOptions as Http2ServerOptions } from "node:http2";
 import type { Socket } from "node:net";
 import type { Metrics } from "../admin/metrics.js";
 import type { Limits } from "../config/schema.js";
@@ -19,8 +21,9 @@ import type { AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { Accounting } from "./accounting.js";
 import { whenIdle, type Connection } from "./connection.js";
-import { Exchange, type RequestBody } from "./exchange.js";
-import { HttpResponse, RawSocketResponse } from "./response.js";
+import { Exchange } from "./exchange.js";
+import { Http1Request, Http2Request, isGrpc, type ProxiedRequest } from "./request.js";
+import { GrpcResponse, Http2Response, HttpResponse, RawSocketResponse } from "./response.js";
 
 export interface FrontEndOptions {
   /** The listener's name, in metrics and logs. */
@@ -33,13 +36,14 @@ export interface FrontEndOptions {
   readonly accessLog: AccessLog | null;
   /** Makes a connection's state, once, when its first request (or parse error) arrives. */
   readonly openConnection: (socket: Socket) => Connection;
-  /** The pipeline: rejects or forwards the exchange `req` became. */
-  readonly handle: (exchange: Exchange, req: IncomingMessage) => void;
+  /** The pipeline: rejects or forwards the exchange a request became. */
+  readonly handle: (exchange: Exchange, request: ProxiedRequest) => void;
 }
 
-/** The state of a socket's connection, kept on the socket. */
+/** The state of a socket's connection, kept on the socket (and on its HTTP/2 session, to spare a proxy lookup per stream). */
 const CONNECTION = Symbol("guardpost.connection");
 type TrackedSocket = Socket & { [CONNECTION]?: Connection };
+type TrackedSession = ServerHttp2Session & { [CONNECTION]?: Connection };
 
 /** A client's own request id is kept when it is a plausible id, else replaced. */
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
@@ -74,20 +78,35 @@ export function httpServerOptions(limits: Limits): ServerOptions {
   };
 }
 
-/** An HTTP/1.1 request's body, or null when it has none (no body is sent upstream then). */
-export function http1Body(req: IncomingMessage): RequestBody | null {
-  const length = req.headers["content-length"];
-  if (length !== undefined) return length === "0" ? null : req;
-  return req.headers["transfer-encoding"] !== undefined ? req : null;
+/**
+ * node:http2 server options for `limits`. Node advertises no stream or header
+ * limits of its own: without these a client may hold any number of streams
+ * and send header lists of any size (HPACK bombs). Rapid reset
+ * (CVE-2023-44487), CONTINUATION floods and PING/SETTINGS floods end the
+ * offending session in nghttp2 itself.
+ */
+export function http2ServerOptions(limits: Limits): Http2ServerOptions {
+  return {
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderSize, enablePush: false },
+    // A session that sends this many malformed frames, or whose streams are refused this often, is closed.
+    maxSessionInvalidFrames: 100,
+    maxSessionRejectedStreams: 100,
+  };
 }
 
 /** How often a draining server looks for connections that finished their last response. */
 const DRAIN_SWEEP_MS = 50;
 
+function ignoreStreamError(): void {
+  // A stream's error (the client reset it) ends its exchange through the stream's "close"; unhandled, it would end the process.
+}
+
 export class FrontEnd {
   readonly accounting: Accounting;
   private draining = false;
   private readonly maxConnectionAge: number;
+  /** Open HTTP/2 sessions, told to go away on drain. */
+  private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(private readonly options: FrontEndOptions) {
     this.accounting = new Accounting(options.name, options.metrics, options.accessLog, options.logger);
@@ -98,6 +117,16 @@ export class FrontEnd {
   serve(server: HttpServer): void {
     server.on("request", this.onRequest);
     server.on("clientError", this.onClientError);
+  }
+
+  /** Takes the streams of `server`'s sessions (the core API: no compat objects, about 40% cheaper per request). */
+  serveHttp2(server: Http2Server): void {
+    server.on("session", this.onSession);
+    server.on("stream", this.onStream);
+    server.on("sessionError", this.onSessionError);
+    // The idle timeout is per session (node:http2 passes the session that went quiet; the types say nothing).
+    server.setTimeout(this.options.limits.idleTimeout);
+    server.on("timeout", this.onSessionIdle as () => void);
   }
 
   /** The state of `socket`'s connection, made on first use. */
@@ -116,7 +145,44 @@ export class FrontEnd {
     const conn = this.connectionOf(req.socket);
     const exchange = new Exchange(this.accounting, conn, new HttpResponse(res), "http1", req.method!, req.url!, requestIdFrom(req.headers["x-request-id"]), startedAt);
     if (this.draining || Date.now() - conn.openedAt >= this.maxConnectionAge) res.shouldKeepAlive = false;
-    this.options.handle(exchange, req);
+    this.options.handle(exchange, new Http1Request(req));
+  };
+
+  private readonly onSession = (session: ServerHttp2Session): void => {
+    this.sessions.add(session);
+    session.once("close", () => this.sessions.delete(session));
+    if (this.draining) session.close();
+  };
+
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
+    const startedAt = performance.now();
+    stream.on("error", ignoreStreamError);
+    const session = stream.session as TrackedSession;
+    // The session's socket is a proxy onto the TLS socket: the state lands on the socket, where a trust check finds it.
+    session[CONNECTION] ??= this.connectionOf(session.socket as Socket);
+    const conn = session[CONNECTION];
+    const grpc = isGrpc(headers["content-type"]);
+    const response = grpc ? new GrpcResponse(stream) : new Http2Response(stream);
+    const requestId = requestIdFrom(headers["x-request-id"]);
+    const exchange = new Exchange(this.accounting, conn, response, grpc ? "grpc" : "h2", headers[":method"] ?? "", headers[":path"] ?? "", requestId, startedAt);
+    if (this.draining || Date.now() - conn.openedAt >= this.maxConnectionAge) response.closeAfter();
+    this.options.handle(exchange, new Http2Request(stream, headers, rawHeaders));
+  };
+
+  /**
+   * A session that went quiet closes, unless it has a stream open (a gRPC
+   * stream waiting for its next message). One that has already gone away
+   * (nghttp2 sent GOAWAY after abuse) is destroyed: Node 20 would otherwise
+   * leave its socket open.
+   */
+  private readonly onSessionIdle = (session: ServerHttp2Session): void => {
+    const conn = (session as TrackedSession)[CONNECTION];
+    if (session.closed || conn === undefined || conn.inFlight === 0) session.destroy();
+  };
+
+  private readonly onSessionError = (err: Error & { code?: string }): void => {
+    this.options.metrics.http2SessionError(this.options.name);
+    this.options.logger.warn({ event: "http2_session_error", detail: err.code, error: err.message }, `an HTTP/2 session was ended: ${err.message}`);
   };
 
   /**
@@ -159,12 +225,20 @@ export class FrontEnd {
     });
   };
 
-  /** Stops accepting and lets in-flight requests finish; answers on busy connections carry `Connection: close`. */
+  /**
+   * Stops accepting and lets in-flight requests finish: answers on busy
+   * HTTP/1.1 connections carry `Connection: close`, HTTP/2 sessions get a
+   * GOAWAY and finish their streams. What is left after `timeoutMs` is closed.
+   */
   drain(server: HttpServer, timeoutMs: number): Promise<void> {
     this.draining = true;
+    for (const session of this.sessions) session.close();
     return new Promise((resolve) => {
       const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
-      const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+      const deadline = setTimeout(() => {
+        server.closeAllConnections();
+        for (const session of this.sessions) session.destroy();
+      }, timeoutMs);
       server.close(() => {
         clearInterval(sweep);
         clearTimeout(deadline);
@@ -172,6 +246,11 @@ export class FrontEnd {
       });
       server.closeIdleConnections();
     });
+  }
+
+  /** Closes every HTTP/2 session now (HTTP/1.1 connections are the server's to close). */
+  destroySessions(): void {
+    for (const session of this.sessions) session.destroy();
   }
 }
 
