@@ -166,8 +166,27 @@ export class FrontEnd {
     const requestId = requestIdFrom(headers["x-request-id"]);
     const exchange = new Exchange(this.accounting, conn, response, grpc ? "grpc" : "h2", headers[":method"] ?? "", headers[":path"] ?? "", requestId, startedAt);
     if (this.draining || Date.now() - conn.openedAt >= this.maxConnectionAge) response.closeAfter();
-    this.options.handle(exchange, new Http2Request(stream, headers, rawHeaders));
+    const request = new Http2Request(stream, headers, rawHeaders);
+    if (request.body !== null) this.limitBodyTime(exchange, stream);
+    this.options.handle(exchange, request);
   };
+
+  /**
+   * requestTimeout for an HTTP/2 request body, as Node applies it to
+   * HTTP/1.1: a stream whose body has not ended in time gets 408 (or, once
+   * its answer has begun, is reset), and its upstream request is cancelled.
+   */
+  private limitBodyTime(exchange: Exchange, stream: ServerHttp2Stream): void {
+    const limit = this.options.limits.requestTimeout;
+    if (limit === 0) return;
+    const timer = setTimeout(() => {
+      if (exchange.ended) return;
+      if (exchange.response.headersSent) stream.close();
+      else exchange.reject({ code: "GP_ERR_REQUEST_TIMEOUT", reason: "request not received in time" });
+    }, limit);
+    stream.once("end", () => clearTimeout(timer));
+    stream.once("close", () => clearTimeout(timer));
+  }
 
   /**
    * A session that went quiet closes, unless it has a stream open (a gRPC

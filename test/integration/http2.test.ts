@@ -112,6 +112,28 @@ describe("inbound HTTP/2", () => {
     expect(JSON.parse(clash.body)).toMatchObject({ error: "bad_request", reason: ":authority and Host differ" });
   });
 
+  test("a request body that stops arriving gets 408 after requestTimeout, and its upstream request is cancelled", async () => {
+    const slow = await startProxy({ ca, acl: ACL, upstream: upstream.url, limits: { headersTimeout: "500ms", requestTimeout: "1s" } });
+    const session = connect(`https://localhost:${slow.port}`, { ca: ca.cert, cert: web.chain, key: web.key });
+    onCleanup(() => session.destroy());
+    const started = Date.now();
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const stream = session.request({ ":method": "POST", ":path": "/user/1", "content-type": "text/plain" }, { endStream: false });
+      stream.write("the start of a body that never ends");
+      const chunks: Buffer[] = [];
+      let status = 0;
+      stream.on("response", (h) => {
+        status = Number(h[":status"]);
+      });
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => resolve({ status, body: Buffer.concat(chunks).toString() }));
+      stream.on("error", reject);
+    });
+    expect(answer.status).toBe(408);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: "request_timeout", path: "/user/1" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
   test("curl --http2 speaks HTTP/2 to guardpost with a client certificate", async () => {
     const dir = tempDir();
     const files = writeFiles(dir, { "ca.crt": ca.cert, "web.crt": web.chain, "web.key": web.key });
