@@ -16,9 +16,14 @@ export interface ListenAddress {
   readonly text: string;
 }
 
+/** An inbound route's service: HTTP/1.1 over TCP (`http://`) or a unix socket (`unix:`), or HTTP/2 with prior knowledge (`h2c://`). */
 export type UpstreamTarget =
   | { readonly kind: "http"; readonly origin: string; readonly text: string }
+  | { readonly kind: "h2c"; /** As http://host:port. */ readonly origin: string; readonly text: string }
   | { readonly kind: "unix"; readonly socketPath: string; readonly text: string };
+
+/** ALPN protocol ids an inbound listener offers. */
+export type InboundProtocol = "h2" | "http/1.1";
 
 export interface TlsConfig {
   readonly cert: string;
@@ -46,6 +51,8 @@ export interface RouteConfig {
 export interface InboundConfig {
   readonly name: string;
   readonly listen: ListenAddress;
+  /** Offered by ALPN, in order of preference; a client without ALPN speaks HTTP/1.1 when it is offered. */
+  readonly protocols: readonly InboundProtocol[];
   readonly routes: readonly RouteConfig[];
 }
 
@@ -76,6 +83,8 @@ export interface Limits {
   readonly maxConnectionAge: number;
   /** Concurrent client connections per listener. */
   readonly maxConnections: number;
+  /** Concurrent streams per HTTP/2 connection (advertised in SETTINGS; more are refused). */
+  readonly maxConcurrentStreams: number;
   /** Connecting to the upstream; exceeded gives 504. */
   readonly upstreamConnectTimeout: number;
   /** Waiting for the upstream's response headers; exceeded gives 504. */
@@ -105,7 +114,7 @@ export interface Config {
  */
 export const DEFAULTS = Object.freeze({
   tls: { cert: "/run/secrets/service.crt", key: "/run/secrets/service.key", ca: "/run/secrets/ca.crt", crl: null, minVersion: "TLSv1.2" },
-  inbound: { listen: "0.0.0.0:8443", upstream: "http://127.0.0.1:8080", acl: "acl/service.yaml", shadowAcl: null },
+  inbound: { listen: "0.0.0.0:8443", protocols: ["h2", "http/1.1"], upstream: "http://127.0.0.1:8080", acl: "acl/service.yaml", shadowAcl: null },
   admin: { listen: "127.0.0.1:9901" },
   log: { level: "info", access: true },
   limits: {
@@ -116,6 +125,7 @@ export const DEFAULTS = Object.freeze({
     idleTimeout: "60s",
     maxConnectionAge: "1h",
     maxConnections: 10_000,
+    maxConcurrentStreams: 100,
     upstreamConnectTimeout: "5s",
     upstreamResponseTimeout: "30s",
     upstreamBodyTimeout: "5m",
