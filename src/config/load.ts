@@ -28,10 +28,10 @@ const TOP_KEYS = ["tls", "inbound", "outbound", "admin", "log", "limits", "drain
 const TLS_KEYS = ["cert", "key", "ca", "crl", "minVersion"] as const;
 const INBOUND_KEYS = ["name", "listen", "protocols", "upstream", "acl", "shadowAcl", "mode", "routes"] as const;
 const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "shadowAcl", "mode"] as const;
-const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect"] as const;
+const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect", "preserveHost"] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Limits)[];
 const SIZE_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxHeaderSize"]);
-const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections", "maxConcurrentStreams"]);
+const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections", "maxConcurrentStreams", "maxHeaderCount"]);
 const INBOUND_PROTOCOLS: readonly InboundProtocol[] = ["h2", "http/1.1"];
 /**
  * Timers take whole milliseconds up to 2^31-1 (about 24.8 days): Node's
@@ -40,6 +40,7 @@ const INBOUND_PROTOCOLS: readonly InboundProtocol[] = ["h2", "http/1.1"];
  * up to a whole millisecond and capped there; a longer wait is as good as forever.
  */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_HEADER_COUNT = 100_000;
 
 export function loadConfig(file: string): Config {
   const absolute = resolve(file);
@@ -182,12 +183,14 @@ class ConfigReader {
       const expectEntry = f.get("expect");
       // Same syntax and matcher as ACL principals (no groups: there is no `groups` section in a config file).
       const expect = expectEntry && !this.src.isNull(expectEntry.value) ? new PrincipalCompiler(this.src).list(expectEntry.value, `"${what}.expect"`) : [];
+      const preserveHost = f.get("preserveHost");
       return {
         name: this.string(f.get("name"), `${what}.name`) ?? `outbound-${index}`,
         listen: this.listen(f.get("listen"), `${what}.listen`, "", "127.0.0.1"),
         upstream: url.origin,
         serverName: this.string(f.get("serverName"), `${what}.serverName`) ?? url.hostname.replace(/^\[|\]$/g, ""),
         expect,
+        preserveHost: preserveHost ? this.src.boolean(preserveHost.value, `${what}.preserveHost`) : false,
       };
     });
   }
@@ -214,6 +217,11 @@ class ConfigReader {
       if (SIZE_LIMITS.has(key)) out[key] = this.size(f.get(key), `limits.${key}`, fallback);
       else if (COUNT_LIMITS.has(key)) out[key] = this.count(f.get(key), `limits.${key}`, fallback as number);
       else out[key] = this.duration(f.get(key), `limits.${key}`, fallback);
+    }
+    // Node keeps its count limit doubled in a 32-bit integer; past this the limit would wrap (and a request
+    // this large is far beyond maxHeaderSize anyway).
+    if (out.maxHeaderCount > MAX_HEADER_COUNT) {
+      throw this.src.error("GP_ERR_CONFIG_VALUE", f.get("maxHeaderCount")?.value, `limits.maxHeaderCount must be at most ${MAX_HEADER_COUNT} (got ${out.maxHeaderCount})`);
     }
     // Node refuses to start a server whose headers may take longer than the whole request (0 disables either).
     if (out.requestTimeout > 0 && out.headersTimeout > out.requestTimeout) {

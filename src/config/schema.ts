@@ -64,11 +64,15 @@ export interface OutboundConfig {
   readonly serverName: string;
   /** Principals in ACL syntax, compiled; the server certificate must match one. Empty: any server the CA vouches for. */
   readonly expect: readonly Principal[];
+  /** Pass the local client's Host on instead of sending the upstream's authority (serverName and port). */
+  readonly preserveHost: boolean;
 }
 
 export interface Limits {
   /** Request line plus headers; larger gets 431. */
   readonly maxHeaderSize: number;
+  /** Header fields in a request's head (and in its trailers); more gets 431 and nothing is forwarded. */
+  readonly maxHeaderCount: number;
   /** Time to receive the complete request headers (slowloris). */
   readonly headersTimeout: number;
   /** Time to receive the complete request, body included. */
@@ -115,6 +119,7 @@ export const DEFAULTS = Object.freeze({
   log: { level: "info", access: true },
   limits: {
     maxHeaderSize: "16KiB",
+    maxHeaderCount: 100,
     headersTimeout: "10s",
     requestTimeout: "5m",
     idleTimeout: "60s",

@@ -5,6 +5,7 @@
  * `x-forwarded-client-cert` (however many copies, in any case) is dropped
  * before ours is added, so a caller can never claim another identity.
  */
+import { isIP } from "node:net";
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
@@ -34,6 +35,26 @@ export interface ForwardedFor {
   /** This connection's `x-forwarded-client-cert` value; null on outbound listeners, which send no certificate data. */
   readonly xfcc: string | null;
   readonly requestId: string;
+  /**
+   * The Host to send instead of the client's (outbound: the upstream's
+   * authority, see `upstreamHost`); null or absent passes the client's on.
+   */
+  readonly host?: string | null;
+}
+
+/**
+ * The Host an outbound listener sends: the upstream's authority, that is
+ * `serverName` and the upstream's port (left out when it is 443), as nginx's
+ * proxy_pass sends the host of its URL. The local client's Host names the
+ * outbound listener (`127.0.0.1:9001`), which means nothing to the remote
+ * server and breaks virtual hosting there. Null with `preserveHost`, which
+ * passes the client's Host on.
+ */
+export function upstreamHost(config: { readonly upstream: string; readonly serverName: string; readonly preserveHost: boolean }): string | null {
+  if (config.preserveHost) return null;
+  const port = new URL(config.upstream).port;
+  const host = isIP(config.serverName) === 6 ? `[${config.serverName}]` : config.serverName;
+  return port === "" ? host : `${host}:${port}`;
 }
 
 /** Extra tokens in `Connection` name further headers that are hop-by-hop for this message only. */
@@ -67,14 +88,19 @@ function impersonatesOurs(name: string, setsForwarded: boolean): boolean {
 export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | undefined, forwarded: ForwardedFor): string[] {
   const extraHopByHop = connectionTokens(connection);
   const setsForwarded = forwarded.remoteAddress !== null;
+  const replacedHost = forwarded.host ?? null;
   const out: string[] = [];
+  if (replacedHost !== null) out.push("host", replacedHost);
   let forwardedFor = "";
-  let host = false;
+  let host = replacedHost !== null;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
     // HTTP/2 pseudo-headers (:method, :path, ...) describe the request; they are not fields to pass on.
     if (name.charCodeAt(0) === 0x3a || HOP_BY_HOP.has(name) || extraHopByHop?.has(name) || SET_BY_PROXY.has(name)) continue;
-    if (name === "host") host = true;
+    if (name === "host") {
+      if (replacedHost !== null) continue;
+      host = true;
+    }
     if (name.includes("_") && impersonatesOurs(name, setsForwarded)) continue;
     if (setsForwarded && FORWARDED.has(name)) {
       if (name === "x-forwarded-for") forwardedFor = forwardedFor === "" ? rawHeaders[i + 1]! : `${forwardedFor}, ${rawHeaders[i + 1]!}`;

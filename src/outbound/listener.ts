@@ -12,7 +12,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Metrics } from "../admin/metrics.js";
 import { isLoopback } from "../config/load.js";
 import type { Limits, OutboundConfig } from "../config/schema.js";
-import { forwardableTrailers, upstreamRequestHeaders } from "../http/forwarded-headers.js";
+import { forwardableTrailers, upstreamHost, upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import type { PeerAttributes } from "../identity/attributes.js";
 import type { AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
@@ -52,10 +52,13 @@ export class OutboundListener {
   /** The HTTP server's own connection handler, called for sockets that speak HTTP/1.1. */
   private readonly http1: ConnectionListener;
   private readonly unsubscribe: () => void;
+  /** The Host sent upstream (its authority), computed once; null passes the client's (preserveHost). */
+  private readonly upstreamHost: string | null;
 
   constructor(private readonly options: OutboundOptions) {
     const { config, limits, certStore } = options;
     this.name = config.name;
+    this.upstreamHost = upstreamHost(config);
     const logger = options.logger.child({ listener: config.name });
     this.frontEnd = new FrontEnd({
       name: config.name,
@@ -154,7 +157,13 @@ export class OutboundListener {
       return exchange.reject({ code: "GP_ERR_BAD_REQUEST", reason: "request-target is not origin-form (must start with /)" });
     }
     const grpc = exchange.protocol === "grpc";
-    const headers = upstreamRequestHeaders(request.rawHeaders, request.connection, { authority: request.authority, remoteAddress: null, xfcc: null, requestId: exchange.requestId });
+    const headers = upstreamRequestHeaders(request.rawHeaders, request.connection, {
+      authority: request.authority,
+      remoteAddress: null,
+      xfcc: null,
+      requestId: exchange.requestId,
+      host: this.upstreamHost,
+    });
     if (grpc) headers.push("te", "trailers");
     const body = request.body;
     exchange.forward(this.upstream, {

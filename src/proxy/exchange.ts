@@ -107,12 +107,23 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
     return this.body !== null && this.body.complete === false;
   }
 
-  /** guardpost answers the request itself (cancelling the upstream request if one is under way). */
+  /**
+   * guardpost answers the request itself (cancelling the upstream request if
+   * one is under way). Once the upstream's answer has begun, a second status
+   * line would corrupt it: that answer is cut instead, the only honest signal
+   * left.
+   */
   reject(rejection: Rejection): void {
     if (this.outcome !== null) return;
     this.decision = rejection.code === "GP_ERR_FORBIDDEN" ? "deny" : "error";
-    const status = this.answer(rejection.code, rejection.reason, rejection.close === true);
-    this.end(status, { kind: "answered", code: rejection.code });
+    if (rejection.close === true) this.connection.closing = true;
+    if (this.response.headersSent) {
+      this.response.fail(answerInfo(rejection.code), rejection.reason ?? "guardpost refused the request after its answer had begun");
+      this.end(this.status, { kind: "answered", code: rejection.code });
+    } else {
+      const status = this.answer(rejection.code, rejection.reason, rejection.close === true);
+      this.end(status, { kind: "answered", code: rejection.code });
+    }
     // After the end is recorded: undici reports the cancel back through onResponseError, which then ignores it.
     this.controller?.abort(new UpstreamRequestCancelled("guardpost answered the request itself"));
   }
@@ -148,6 +159,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
     // 1xx answers are the upstream's and this hop's business (Node answers 100-continue itself).
     if (statusCode < 200 || this.outcome !== null) return;
     this.status = statusCode;
+    this.closeIfLastWhileDraining();
     this.response.start(statusCode, headers, this.requestId);
   }
 
@@ -196,7 +208,20 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
     this.controller?.abort(new UpstreamRequestCancelled("the client went away"));
   }
 
+  /**
+   * While the listener drains, the last answer owed on a connection says
+   * `Connection: close` (HTTP/2: the session goes away) and ends it. Only the
+   * last: an earlier one that said close would end the connection before the
+   * answers pipelined behind it, whose requests the upstream may already
+   * have carried out.
+   */
+  private closeIfLastWhileDraining(): void {
+    const conn = this.connection;
+    if (conn.drain?.draining === true && conn.latest === this) this.response.closeAfter();
+  }
+
   private answer(code: AnswerCode, reason: string | undefined, close: boolean): number {
+    this.closeIfLastWhileDraining();
     return this.response.answer(answerInfo(code), this, reason, close);
   }
 

@@ -17,12 +17,14 @@ import type { Socket } from "node:net";
 import type { Metrics } from "../admin/metrics.js";
 import type { Limits } from "../config/schema.js";
 import type { AnswerCode } from "../errors.js";
+import { headerCountExceeded, http2HeaderCountExceeded, nodeMaxHeadersCount } from "../http/header-count.js";
 import type { AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { Accounting } from "./accounting.js";
-import { whenIdle, type Connection } from "./connection.js";
-import { Exchange } from "./exchange.js";
-import { Http1Request, Http2Request, isGrpc, type ProxiedRequest } from "./request.js";
+import { whenIdle, type Connection, type DrainState } from "./connection.js";
+import { Exchange, type Rejection } from "./exchange.js";
+import { isLingering } from "./linger.js";
+import { Http1Request, Http2Request, isGrpc, type ProxiedRequest, type TrailerLimit } from "./request.js";
 import { GrpcResponse, Http2Response, HttpResponse, RawSocketResponse } from "./response.js";
 
 export interface FrontEndOptions {
@@ -101,20 +103,47 @@ function ignoreStreamError(): void {
   // A stream's error (the client reset it) ends its exchange through the stream's "close"; unhandled, it would end the process.
 }
 
-export class FrontEnd {
+/**
+ * RFC 9112 section 6.1: chunked framing is HTTP/1.1's; a Transfer-Encoding in
+ * an HTTP/1.0 request is faulty framing (an HTTP/1.0 hop would read the body
+ * differently), answered 400 with the connection closed, as nginx does. An
+ * HTTP/0.9 request line (no version) has no headers to judge and cannot
+ * carry guardpost's answer; it is refused too rather than forwarded as 1.1.
+ */
+function http1VersionRefusal(req: IncomingMessage): Rejection | null {
+  if (req.httpVersionMajor !== 1) return HTTP_09;
+  if (req.httpVersionMinor === 0 && req.headers["transfer-encoding"] !== undefined) return HTTP_10_CHUNKED;
+  return null;
+}
+
+const HTTP_09: Rejection = Object.freeze({ code: "GP_ERR_BAD_REQUEST", reason: "an HTTP/0.9 request line (no HTTP version); only HTTP/1.0 and 1.1 are served", close: true });
+const HTTP_10_CHUNKED: Rejection = Object.freeze({ code: "GP_ERR_BAD_REQUEST", reason: "Transfer-Encoding in an HTTP/1.0 request (chunked framing is HTTP/1.1's)", close: true });
+
+export class FrontEnd implements DrainState {
   readonly accounting: Accounting;
-  private draining = false;
+  private drainBegun = false;
   private readonly maxConnectionAge: number;
+  private readonly tooManyHeaders: Rejection;
+  private readonly tooManyTrailers: Rejection;
   /** Open HTTP/2 sessions, told to go away on drain. */
   private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(private readonly options: FrontEndOptions) {
     this.accounting = new Accounting(options.name, options.metrics, options.accessLog, options.logger);
     this.maxConnectionAge = options.limits.maxConnectionAge === 0 ? Infinity : options.limits.maxConnectionAge;
+    this.tooManyHeaders = Object.freeze({ code: "GP_ERR_HEADERS_TOO_LARGE", reason: `more than ${options.limits.maxHeaderCount} header fields` });
+    this.tooManyTrailers = Object.freeze({ code: "GP_ERR_HEADERS_TOO_LARGE", reason: `more than ${options.limits.maxHeaderCount} trailer fields`, close: true });
+  }
+
+  /** Whether drain has begun: the last answer owed on each connection then says `Connection: close`. */
+  get draining(): boolean {
+    return this.drainBegun;
   }
 
   /** Takes `server`'s requests and parser errors. */
   serve(server: HttpServer): void {
+    // One above limits.maxHeaderCount, so a request over it reaches onRequest detectably (see http/header-count.ts).
+    server.maxHeadersCount = nodeMaxHeadersCount(this.options.limits.maxHeaderCount);
     server.on("request", this.onRequest);
     server.on("clientError", this.onClientError);
   }
@@ -135,6 +164,7 @@ export class FrontEnd {
     let conn = tracked[CONNECTION];
     if (conn === undefined) {
       conn = this.options.openConnection(socket);
+      conn.drain = this;
       tracked[CONNECTION] = conn;
     }
     return conn;
@@ -143,15 +173,26 @@ export class FrontEnd {
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const startedAt = performance.now();
     const conn = this.connectionOf(req.socket);
+    // After an answer that ends the connection, nothing more is processed (RFC 9112 section 9.6):
+    // this request's answer could never be sent.
+    if (conn.closing) return;
     const exchange = new Exchange(this.accounting, conn, new HttpResponse(res), "http1", req.method!, req.url!, requestIdFrom(req.headers["x-request-id"]), startedAt);
-    if (this.draining || Date.now() - conn.openedAt >= this.maxConnectionAge) res.shouldKeepAlive = false;
-    this.options.handle(exchange, new Http1Request(req));
+    if (this.drainBegun || Date.now() - conn.openedAt >= this.maxConnectionAge) res.shouldKeepAlive = false;
+    const refused = http1VersionRefusal(req) ?? (headerCountExceeded(req.rawHeaders, this.options.limits.maxHeaderCount) ? this.tooManyHeaders : null);
+    if (refused !== null) return exchange.reject(refused);
+    // Only a chunked body can carry trailers.
+    this.options.handle(exchange, new Http1Request(req, req.headers["transfer-encoding"] === undefined ? null : this.trailerLimit(exchange)));
   };
+
+  /** The limit on `exchange`'s trailers: over it, the exchange answers 431 and its upstream request is cancelled. */
+  private trailerLimit(exchange: Exchange): TrailerLimit {
+    return { max: this.options.limits.maxHeaderCount, overflow: () => exchange.reject(this.tooManyTrailers) };
+  }
 
   private readonly onSession = (session: ServerHttp2Session): void => {
     this.sessions.add(session);
     session.once("close", () => this.sessions.delete(session));
-    if (this.draining) session.close();
+    if (this.drainBegun) session.close();
   };
 
   private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
@@ -165,8 +206,9 @@ export class FrontEnd {
     const response = grpc ? new GrpcResponse(stream) : new Http2Response(stream);
     const requestId = requestIdFrom(headers["x-request-id"]);
     const exchange = new Exchange(this.accounting, conn, response, grpc ? "grpc" : "h2", headers[":method"] ?? "", headers[":path"] ?? "", requestId, startedAt);
-    if (this.draining || Date.now() - conn.openedAt >= this.maxConnectionAge) response.closeAfter();
-    const request = new Http2Request(stream, headers, rawHeaders);
+    if (this.drainBegun || Date.now() - conn.openedAt >= this.maxConnectionAge) response.closeAfter();
+    if (http2HeaderCountExceeded(rawHeaders, this.options.limits.maxHeaderCount)) return exchange.reject(this.tooManyHeaders);
+    const request = new Http2Request(stream, headers, rawHeaders, stream.endAfterHeaders ? null : this.trailerLimit(exchange));
     if (request.body !== null) this.limitBodyTime(exchange, stream);
     this.options.handle(exchange, request);
   };
@@ -213,6 +255,8 @@ export class FrontEnd {
    * already carried out.
    */
   private readonly onClientError = (err: Error & { code?: string }, socket: Socket): void => {
+    // A connection in its staged close has been answered; what it still sends is discarded, not parsed.
+    if (isLingering(socket)) return;
     // Only HTTP parse errors and request timeouts get an answer. Anything else here is a TLS-level
     // failure (a handshake timeout among them), which the TLS listener has already counted and logged.
     const code = err.code ?? "";
@@ -222,6 +266,8 @@ export class FrontEnd {
       return;
     }
     const conn = this.connectionOf(socket);
+    // An answer already ends this connection; it closes after that answer.
+    if (conn.closing) return;
     if (code === "HPE_CLOSED_CONNECTION") {
       // Bytes after a request that asked to close the connection: RFC 9112 section 9.6 says to answer
       // that request and process nothing more. Node closes the connection after its answer.
@@ -250,7 +296,7 @@ export class FrontEnd {
    * GOAWAY and finish their streams. What is left after `timeoutMs` is closed.
    */
   drain(server: HttpServer, timeoutMs: number): Promise<void> {
-    this.draining = true;
+    this.drainBegun = true;
     for (const session of this.sessions) session.close();
     return new Promise((resolve) => {
       const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);

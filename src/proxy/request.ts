@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { PassThrough } from "node:stream";
+import { PassThrough, Transform, type TransformCallback } from "node:stream";
+import { headerCountExceeded } from "../http/header-count.js";
 import type { RequestBody } from "./exchange.js";
 
 export type Trailers = Readonly<Record<string, string | string[]>>;
@@ -27,14 +28,29 @@ export interface ProxiedRequest {
   trailers(): Trailers | null;
 }
 
+/**
+ * `limits.maxHeaderCount` for a request's trailers: more than `max` fields
+ * and `overflow` runs (the exchange answers 431 and cancels its upstream
+ * request) before the request can end upstream.
+ */
+export interface TrailerLimit {
+  readonly max: number;
+  readonly overflow: () => void;
+}
+
 /** An HTTP/1.1 request as the pipeline sees it. */
 export class Http1Request implements ProxiedRequest {
   readonly framingProblem: string | null;
   readonly body: RequestBody | null;
 
-  constructor(private readonly req: IncomingMessage) {
+  constructor(
+    private readonly req: IncomingMessage,
+    trailerLimit: TrailerLimit | null = null,
+  ) {
     this.framingProblem = http1FramingProblem(req);
-    this.body = http1Body(req);
+    const body = http1Body(req);
+    // Only a chunked body can carry trailers.
+    this.body = body !== null && trailerLimit !== null && req.headers["transfer-encoding"] !== undefined ? new TrailerCountedBody(req, trailerLimit) : body;
   }
 
   get authority(): string | undefined {
@@ -57,6 +73,40 @@ export class Http1Request implements ProxiedRequest {
   trailers(): Trailers | null {
     const trailers = this.req.trailers;
     return hasAny(trailers) ? (trailers as Trailers) : null;
+  }
+}
+
+/**
+ * A chunked body on its way upstream, held back at its end until the
+ * trailers have been counted: trailers arrive after the last chunk, and a
+ * request with too many of them must not complete upstream. If they pass,
+ * the stream ends; if not, the limit's `overflow` runs and the stream fails
+ * instead of ending, so no final chunk is written. (Reading the request
+ * itself would not do: once its body is all in, undici sends it with a
+ * Content-Length, complete before the trailers are looked at.)
+ */
+class TrailerCountedBody extends Transform {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly limit: TrailerLimit,
+  ) {
+    super();
+    req.on("error", (err) => this.destroy(err));
+    req.pipe(this);
+  }
+
+  get complete(): boolean {
+    return this.req.complete;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (!headerCountExceeded(this.req.rawTrailers, this.limit.max)) return callback();
+    this.limit.overflow();
+    callback(new Error("too many trailer fields"));
   }
 }
 
@@ -105,6 +155,7 @@ export class Http2Request implements ProxiedRequest {
     stream: ServerHttp2Stream,
     private readonly headers: IncomingHttpHeaders,
     readonly rawHeaders: readonly string[],
+    trailerLimit: TrailerLimit | null = null,
   ) {
     const authority = headers[":authority"];
     const host = headers.host;
@@ -115,6 +166,8 @@ export class Http2Request implements ProxiedRequest {
     this.body = stream.endAfterHeaders ? null : stream.pipe(new PassThrough());
     if (this.body !== null) {
       stream.once("trailers", (trailers: IncomingHttpHeaders) => {
+        // The trailing HEADERS frame ends the stream: counted here, before the body can end upstream.
+        if (trailerLimit !== null && fieldCount(trailers) > trailerLimit.max) return trailerLimit.overflow();
         this.received = trailers as Trailers;
       });
     }
@@ -145,6 +198,16 @@ function http2FramingProblem(headers: IncomingHttpHeaders, authority: string | u
   if (authority === undefined && host === undefined) return "an HTTP/2 request without :authority or Host";
   if (authority !== undefined && host !== undefined && authority !== host) return ":authority and Host differ";
   return null;
+}
+
+/** Header fields in a header object, each value of a repeated one counted. */
+function fieldCount(headers: IncomingHttpHeaders): number {
+  let count = 0;
+  for (const name in headers) {
+    const value = headers[name];
+    count += Array.isArray(value) ? value.length : 1;
+  }
+  return count;
 }
 
 function hasAny(record: object): boolean {

@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import type { AnswerErrorInfo } from "../errors.js";
 import { clientResponseHeaderObject, clientResponseHeaders, type UpstreamHeaders } from "../http/forwarded-headers.js";
 import type { Trailers } from "./request.js";
+import { lingerAfterResponse, lingeringClose } from "./linger.js";
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -82,7 +83,11 @@ export class HttpResponse implements ResponseTarget {
 
   answer(info: AnswerErrorInfo, subject: AnswerSubject, reason: string | undefined, close: boolean): number {
     const body = errorBody(info.name, subject, reason);
-    if (close) this.res.shouldKeepAlive = false;
+    if (close) {
+      this.res.shouldKeepAlive = false;
+      // The request may not have been read to its end: close in stages, so the answer is not lost to a reset.
+      lingerAfterResponse(this.res.socket);
+    }
     this.res.writeHead(info.httpStatus, jsonAnswerHeaders(body, subject.requestId));
     this.res.end(body);
     return info.httpStatus;
@@ -279,9 +284,10 @@ export function rawAnswer(info: AnswerErrorInfo, subject: AnswerSubject, reason:
 
 /**
  * A socket whose request Node's parser refused: guardpost writes a complete
- * HTTP/1.1 answer itself and closes the connection after it. A socket that
- * can no longer carry an answer (closed, or a TLS socket whose handshake
- * never completed: the bytes would wait forever) is closed without one.
+ * HTTP/1.1 answer itself and closes the connection after it, in stages
+ * (linger.ts), since the rest of the request is unread. A socket that can no
+ * longer carry an answer (closed, or a TLS socket whose handshake never
+ * completed: the bytes would wait forever) is closed without one.
  */
 export class RawSocketResponse implements ResponseTarget {
   constructor(private readonly socket: Socket) {}
@@ -294,8 +300,7 @@ export class RawSocketResponse implements ResponseTarget {
       socket.destroy();
       return info.httpStatus;
     }
-    socket.end(rawAnswer(info, subject, reason));
-    socket.destroySoon?.();
+    lingeringClose(socket, rawAnswer(info, subject, reason));
     return info.httpStatus;
   }
 

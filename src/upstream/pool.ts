@@ -164,7 +164,9 @@ export class NegotiatedUpstream implements Upstream {
       timeout: limits.upstreamConnectTimeout,
     });
     const connect: buildConnector.connector = (opts, callback) => {
-      connectTls(opts, (err, socket) => {
+      // undici takes the SNI, and the name it verifies, from a request's Host header when one is sent:
+      // the configured serverName must decide both, whatever Host is forwarded.
+      connectTls({ ...opts, servername: config.serverName }, (err, socket) => {
         if (err || socket === null) return callback(err ?? new Error("connect failed"), null);
         const problem = identityProblem(config, socket as TLSSocket);
         if (problem !== null) {

@@ -142,4 +142,35 @@ describe("inbound HTTP/2", () => {
     const denied = await run("curl", ["-sS", "--http2", "--cacert", files["ca.crt"], "--cert", files["web.crt"], "--key", files["web.key"], "-w", " %{http_version} %{http_code}", `https://localhost:${proxy.port}/admin`]);
     expect(denied.stdout).toMatch(/"error":"forbidden".* 2 403$/);
   });
+
+  test("a stream with more header fields than limits.maxHeaderCount (100) gets 431 and never reaches the upstream; 100 pass", async () => {
+    const session = h2();
+    const fields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h-${i}`, "v"]));
+    const over = await request(session, { ":method": "GET", ":path": "/user/101", ...fields(101) });
+    expect(over.headers[":status"]).toBe(431);
+    expect(JSON.parse(over.body)).toMatchObject({ error: "headers_too_large" });
+    expect(upstream.arrivals).not.toContain("GET /user/101");
+    const fits = await request(session, { ":method": "GET", ":path": "/user/100", ...fields(100) });
+    expect(fits.headers[":status"]).toBe(200);
+  });
+
+  test("a stream with more trailer fields than limits.maxHeaderCount gets 431 and its request never completes upstream", async () => {
+    const session = h2();
+    const mark = upstream.received.length;
+    const answer = await new Promise<{ status: unknown; body: string }>((resolve, reject) => {
+      const stream = session.request({ ":method": "POST", ":path": "/user/trailers" }, { waitForTrailers: true });
+      const chunks: Buffer[] = [];
+      let status: unknown;
+      stream.on("response", (h) => (status = h[":status"]));
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("close", () => resolve({ status, body: Buffer.concat(chunks).toString() }));
+      stream.on("error", reject);
+      stream.on("wantTrailers", () => stream.sendTrailers(Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`t-${i}`, "v"]))));
+      stream.end("hello");
+    });
+    expect(answer.status).toBe(431);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: "headers_too_large" });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(upstream.received.slice(mark).map((r) => r.url)).not.toContain("/user/trailers");
+  });
 });
