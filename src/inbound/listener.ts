@@ -1,8 +1,11 @@
 /**
- * The inbound listener's front door: terminates mTLS with the material in
- * service, refuses and counts failed handshakes, makes each connection's
- * peer identity once, and hands every request to the shared front end and
- * the inbound pipeline (src/inbound/pipeline.ts).
+ * The inbound listener's front doors: one TLS listener that terminates mTLS
+ * with the material in service, refuses and counts failed handshakes, and
+ * by ALPN hands each connection to HTTP/1.1 (Node's https server, exactly as
+ * it serves HTTP/1.1 alone) or to HTTP/2 (an http2 server that never listens
+ * itself). Every request or stream goes to the shared front end and the
+ * inbound pipeline (src/inbound/pipeline.ts); each connection's peer
+ * identity is made once.
  *
  * When whom we trust changes (a new CA bundle or CRL), every open
  * connection's peer is judged again: a connection whose peer is no longer
@@ -12,6 +15,7 @@
  * in place (`reconfigure`): new requests get the new routes, limits and log
  * settings; connections and requests already open keep theirs.
  */
+import { createServer as createHttp2Server, type Http2Server } from "node:http2";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -23,11 +27,11 @@ import { peerLogFields, type AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
 import { newConnection, type Connection } from "../proxy/connection.js";
-import { applyServerLimits, FrontEnd, httpServerOptions } from "../proxy/front-end.js";
+import { FrontEnd, http2ServerOptions, httpServerOptions, type FrontEndOptions } from "../proxy/front-end.js";
 import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
 import type { TlsMaterial } from "../tls/material.js";
-import { peerTrustProblem } from "../tls/peer-trust.js";
+import { peerTrustProblem, presentedChain } from "../tls/peer-trust.js";
 import { InboundPipeline } from "./pipeline.js";
 import type { RouteTable } from "./routes.js";
 
@@ -44,11 +48,18 @@ export interface InboundOptions {
 
 const NO_ATTRIBUTES: PeerAttributes = Object.freeze({});
 
+type ConnectionListener = (this: Server, socket: TLSSocket) => void;
+
 export class InboundListener {
   readonly server: Server;
   name: string;
   private logger: Logger;
-  private frontEnd: FrontEnd;
+  private readonly frontEnd: FrontEnd;
+  /** HTTP/2 connections' server; it never listens: the TLS listener hands it the sockets that chose h2. */
+  private readonly http2: Http2Server;
+  /** The https server's own HTTP/1.1 connection handler, called for sockets that chose HTTP/1.1. */
+  private readonly http1: ConnectionListener;
+  private readonly offersHttp1: boolean;
   /** Open TLS connections, for judging their peers again when trust changes. */
   private readonly sockets = new Set<TLSSocket>();
   private unsubscribe: () => void;
@@ -57,37 +68,43 @@ export class InboundListener {
     const { config, limits, certStore } = options;
     this.name = config.name;
     this.logger = options.logger.child({ listener: config.name });
-    this.frontEnd = this.newFrontEnd(options);
+    this.offersHttp1 = config.protocols.includes("http/1.1");
+    this.frontEnd = new FrontEnd(this.frontEndOptions(options));
     this.server = createServer({
       ...certStore.current.serverOptions,
       requestCert: true,
       rejectUnauthorized: true,
       handshakeTimeout: limits.headersTimeout,
+      ALPNProtocols: [...config.protocols],
       ...httpServerOptions(limits),
     });
     this.server.maxConnections = limits.maxConnections;
-    this.frontEnd.serve(this.server);
-    this.server.on("tlsClientError", this.onTlsClientError);
+    // https.Server attaches HTTP/1.1 to every TLS connection through its one "secureConnection" listener;
+    // it is taken out here and called only for connections that chose HTTP/1.1.
+    const listeners = this.server.listeners("secureConnection") as ConnectionListener[];
+    if (listeners.length !== 1) throw new Error(`expected the https server's one connection listener, found ${listeners.length}`);
+    this.http1 = listeners[0]!;
+    this.server.removeAllListeners("secureConnection");
     this.server.on("secureConnection", this.onSecureConnection);
+    this.http2 = createHttp2Server(http2ServerOptions(limits));
+    this.frontEnd.serve(this.server);
+    this.frontEnd.serveHttp2(this.http2);
+    this.server.on("tlsClientError", this.onTlsClientError);
     this.unsubscribe = this.follow(certStore);
   }
 
   /**
-   * Takes a reloaded config for the same address: a new front end and
-   * pipeline for new requests, the new limits for new connections, and the
-   * TLS material of `options.certStore` (a new CA there judges open
-   * connections again, as a rotation does).
+   * Takes a reloaded config for the same address: a new pipeline for new
+   * requests, the new limits for new connections, and the TLS material of
+   * `options.certStore` (a new CA there judges open connections again, as a
+   * rotation does). The protocols offered stay as the listener was bound.
    */
   reconfigure(options: InboundOptions): void {
     const previous = this.options;
     this.options = options;
     this.name = options.config.name;
     this.logger = options.logger.child({ listener: options.config.name });
-    const frontEnd = this.newFrontEnd(options);
-    this.frontEnd.detach(this.server);
-    frontEnd.serve(this.server);
-    this.frontEnd = frontEnd;
-    applyServerLimits(this.server, options.limits);
+    this.frontEnd.reconfigure(this.frontEndOptions(options), { http1: this.server, http2: this.http2 });
     this.server.maxConnections = options.limits.maxConnections;
     if (options.certStore !== previous.certStore) {
       this.unsubscribe();
@@ -98,9 +115,9 @@ export class InboundListener {
     }
   }
 
-  private newFrontEnd(options: InboundOptions): FrontEnd {
+  private frontEndOptions(options: InboundOptions): FrontEndOptions {
     const pipeline = new InboundPipeline(options.routes);
-    return new FrontEnd({
+    return {
       name: options.config.name,
       limits: options.limits,
       metrics: options.metrics,
@@ -108,7 +125,7 @@ export class InboundListener {
       accessLog: options.accessLog,
       openConnection: (socket) => this.openConnection(socket as TLSSocket),
       handle: (exchange, req) => pipeline.handle(exchange, req),
-    });
+    };
   }
 
   /** Applies every reload of `certStore` to this listener's server and open connections. */
@@ -134,8 +151,10 @@ export class InboundListener {
     this.unsubscribe();
     this.server.close();
     this.server.closeAllConnections();
+    this.frontEnd.destroySessions();
   }
 
+  /** A handshake succeeded (the client's certificate verified): count it, track it, and hand it to the protocol it chose. */
   private readonly onSecureConnection = (socket: TLSSocket): void => {
     // The gauge a connection was counted under, even if a reload renames the listener meanwhile.
     const { name, options } = this;
@@ -145,6 +164,10 @@ export class InboundListener {
       this.sockets.delete(socket);
       options.metrics.connectionClosed(name);
     });
+    if (socket.alpnProtocol === "h2") this.http2.emit("connection", socket);
+    // A client that named no protocol speaks HTTP/1.1, if the listener offers it.
+    else if (this.offersHttp1) this.http1.call(this.server, socket);
+    else socket.destroy();
   };
 
   private readonly onTlsClientError = (err: Error & { code?: string }, socket: TLSSocket): void => {
@@ -168,7 +191,7 @@ export class InboundListener {
   private judgePeersAgain(material: TlsMaterial): void {
     for (const socket of this.sockets) {
       const leaf = socket.getPeerX509Certificate();
-      const problem = leaf === undefined ? "untrusted" : peerTrustProblem(leaf, material);
+      const problem = leaf === undefined ? "untrusted" : peerTrustProblem(presentedChain(leaf), material);
       if (problem === null) continue;
       const conn = this.frontEnd.connectionOf(socket);
       conn.refusal = "GP_ERR_PEER_UNTRUSTED";

@@ -14,7 +14,6 @@
  * before the commit leaves the running config untouched.
  */
 import type { AddressInfo } from "node:net";
-import type { Dispatcher } from "undici";
 import { compileAcl, type CompiledAcl } from "../acl/compile.js";
 import { Metrics } from "../admin/metrics.js";
 import { AdminServer } from "../admin/server.js";
@@ -31,7 +30,8 @@ import { FileWatcher, type FileWatchOptions } from "../reload/file-watch.js";
 import { Reloadable, type ReadFile } from "../reload/reloadable.js";
 import { CertStore } from "../tls/cert-store.js";
 import { readFailure } from "../text/read-failure.js";
-import { createServicePool } from "../upstream/pool.js";
+import { createServiceUpstream } from "../upstream/pool.js";
+import type { Upstream } from "../upstream/upstream.js";
 
 export interface GuardpostOptions {
   /** Defaults to a pino logger on stdout at the config's level. */
@@ -64,7 +64,7 @@ interface Generation {
   readonly config: Config;
   readonly certStore: CertStore;
   readonly acls: ReadonlyMap<string, Reloadable<CompiledAcl>>;
-  readonly pools: ReadonlyMap<string, Dispatcher>;
+  readonly pools: ReadonlyMap<string, Upstream>;
   readonly inbound: readonly InboundListener[];
   readonly outbound: readonly OutboundListener[];
   readonly admin: AdminServer | null;
@@ -192,13 +192,13 @@ export class Guardpost {
         acls.set(file, store);
       }
 
-      const pools = new Map<string, Dispatcher>();
+      const pools = new Map<string, Upstream>();
       for (const target of upstreams(config)) {
         let pool = previous?.pools.get(target.text);
         if (pool === undefined) {
-          pool = createServicePool(target, config.limits);
+          pool = createServiceUpstream(target, config.limits);
           const made = pool;
-          undo.push(() => made.destroy().catch(() => undefined));
+          undo.push(() => made.destroy());
         }
         pools.set(target.text, pool);
       }
@@ -335,7 +335,7 @@ export class Guardpost {
     if (previous.certStore !== next.certStore) previous.certStore.stop();
     for (const [file, store] of previous.acls) if (next.acls.get(file) !== store) store.dispose();
     // A pool nothing routes to any more closes once its requests in flight are answered.
-    for (const [text, pool] of previous.pools) if (next.pools.get(text) !== pool) void pool.close().catch(() => undefined);
+    for (const [text, pool] of previous.pools) if (next.pools.get(text) !== pool) void pool.close();
   }
 
   /** Watches the config file and every file the generation in service reads. */
@@ -418,7 +418,7 @@ export class Guardpost {
       for (const listener of generation.inbound) listener.stop();
       await Promise.all(generation.outbound.map((listener) => listener.stop()));
       await generation.admin?.close();
-      await Promise.all([...generation.pools.values()].map((pool) => pool.close().catch(() => undefined)));
+      await Promise.all([...generation.pools.values()].map((pool) => pool.close()));
     }
     this.logger.info({ event: "stopped" }, "guardpost stopped");
   }

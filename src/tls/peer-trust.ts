@@ -20,11 +20,22 @@ export type TrustProblem = "untrusted" | "revoked" | "crl";
 /** The longest chain followed; OpenSSL's default depth limit is 100, real ones are 2 or 3. */
 const MAX_DEPTH = 10;
 
-/** Null when `leaf` (as `getPeerX509Certificate()` returns it, linked to its chain) is still trusted under `material`. */
-export function peerTrustProblem(leaf: X509Certificate, material: Pick<TlsMaterial, "caCertificates" | "revoked">): TrustProblem | null {
-  let cert = leaf;
+/** The certificates a TLS peer presented, leaf first, from the leaf `getPeerX509Certificate()` returns. */
+export function presentedChain(leaf: X509Certificate): X509Certificate[] {
+  const chain = [leaf];
+  for (let cert = leaf.issuerCertificate; cert !== undefined && chain.length < MAX_DEPTH; cert = cert.issuerCertificate) {
+    if (chain.some((seen) => seen.fingerprint256 === cert!.fingerprint256)) break;
+    chain.push(cert);
+  }
+  return chain;
+}
+
+/** Null when the peer that presented `chain` (leaf first) is still trusted under `material`. */
+export function peerTrustProblem(chain: readonly X509Certificate[], material: Pick<TlsMaterial, "caCertificates" | "revoked">): TrustProblem | null {
+  let cert = chain[0];
+  if (cert === undefined) return "untrusted";
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    const issuer = issuerOf(cert, material.caCertificates);
+    const issuer = issuerOf(cert, material.caCertificates, chain);
     if (issuer === null) return "untrusted";
     if (material.revoked !== null) {
       const revokedByIssuer = material.revoked.get(issuer.fingerprint256);
@@ -42,12 +53,12 @@ export function peerTrustProblem(leaf: X509Certificate, material: Pick<TlsMateri
 
 /**
  * The certificate that signed `cert`: one from the bundle in service first
- * (the trust anchor), else the next one the client presented.
+ * (the trust anchor), else one the client presented.
  */
-function issuerOf(cert: X509Certificate, bundle: readonly X509Certificate[]): X509Certificate | null {
+function issuerOf(cert: X509Certificate, bundle: readonly X509Certificate[], presented: readonly X509Certificate[]): X509Certificate | null {
   for (const ca of bundle) if (signs(ca, cert)) return ca;
-  const presented = cert.issuerCertificate;
-  return presented !== undefined && signs(presented, cert) ? presented : null;
+  for (const candidate of presented) if (candidate !== cert && signs(candidate, cert)) return candidate;
+  return null;
 }
 
 function signs(issuer: X509Certificate, cert: X509Certificate): boolean {

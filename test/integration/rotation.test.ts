@@ -25,7 +25,7 @@ beforeAll(async () => {
   upstream = await startUpstream();
 });
 
-/** Waits (up to the 2 s SPEC bound) until new handshakes see the certificate with `serial`. */
+/** Waits (up to the 2 s the README promises) until new handshakes see the certificate with `serial`. */
 async function expectServedSerial(proxy: TestProxy, serial: string, trust: CertificateAuthority = ca, client: IssuedCertificate = web): Promise<void> {
   await expect.poll(async () => (await handshake(proxy.port, trust, client)).serial, { timeout: 2000, interval: 50 }).toBe(serial);
 }

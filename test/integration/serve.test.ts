@@ -114,7 +114,7 @@ describe("guardpost serve", () => {
     writeFiles(dir, { "bad.yaml": "tls:\n  cert: service.crt\ninbound:\n  listen: 127.0.0.1:0\n  upstrem: http://127.0.0.1:1\n" });
     const result = await runCliProcess(["serve", "--config", join(dir, "bad.yaml")]);
     expect(result.code).toBe(2);
-    const message = `${join(dir, "bad.yaml")}:5:3: unknown key "upstrem" in "inbound" (did you mean "upstream"? expected one of name, listen, upstream, acl, shadowAcl, mode, routes)`;
+    const message = `${join(dir, "bad.yaml")}:5:3: unknown key "upstrem" in "inbound" (did you mean "upstream"? expected one of name, listen, protocols, upstream, acl, shadowAcl, mode, routes)`;
     expect(result.stderr).toBe(`${message} [GP_ERR_YAML_UNKNOWN_KEY]\n`);
     // Log shippers read stdout: the same error is a JSON line there.
     expect(jsonLines(result.stdout)).toEqual([

@@ -11,6 +11,7 @@ import { canonicalPeer } from "../../../src/identity/attributes.js";
 import { YamlSource } from "../../../src/yaml/source.js";
 import { ACL_CASES, ACL_TEXTS } from "../../helpers/acl-cases.js";
 import { failure } from "../../helpers/errors.js";
+import { fuzzParams } from "../../helpers/property.js";
 
 const compiled = new Map<string, CompiledAcl>([...ACL_TEXTS].map(([name, text]) => [name, compileAcl(`${name}.yaml`, text)]));
 
@@ -205,7 +206,7 @@ describe("value globs", () => {
         const reference = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[-]/g, "\\-")).join(".*")}$`, "s");
         expect(valueMatcher(pattern)(value)).toBe(reference.test(value));
       }),
-      { numRuns: 2000 },
+      fuzzParams(2000),
     );
   });
 });
@@ -264,7 +265,7 @@ describe("the path index", () => {
           expect(found === -1 ? -1 : index.nodes[found]).toBe(reference(patterns, path));
         }
       }),
-      { numRuns: 3000 },
+      fuzzParams(3000),
     );
   });
 });
