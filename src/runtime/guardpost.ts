@@ -237,6 +237,15 @@ export class Guardpost {
         let listener: InboundListener;
         let address: AddressInfo;
         if (same !== undefined) {
+          const before = previous!.config.inbound[previous!.inbound.indexOf(same)]!;
+          if (!sameJson(before.protocols, listenerConfig.protocols)) {
+            // ALPN is fixed when the listener is made; on the same address it cannot be rebound first.
+            throw new GuardpostError(
+              "GP_ERR_CONFIG_VALUE",
+              `inbound "${listenerConfig.name}" on ${listenerConfig.listen.text} changes its protocols (${before.protocols.join(", ")} to ${listenerConfig.protocols.join(", ")}), which takes a restart or a new listen address; the new config was not applied`,
+              { file: config.file ?? "config" },
+            );
+          }
           kept.add(same);
           listener = same;
           address = previous!.addresses.inbound.get(same.name)!;

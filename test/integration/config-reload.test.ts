@@ -199,6 +199,21 @@ describe("config reload in one process", () => {
     await proxy.guardpost.reload(true);
   });
 
+  test("protocols on a listener that keeps its address cannot change without a restart", async () => {
+    const errors = await reloads(proxy.adminUrl, "config", "error");
+    editConfig(proxy.files.config, (c) => {
+      c.inbound.protocols = ["http/1.1"];
+    });
+    await proxy.guardpost.reload(true);
+    expect(await reloads(proxy.adminUrl, "config", "error")).toBe(errors + 1);
+    const [failure] = proxy.logs.find({ event: "reload_failed", kind: "config" }).slice(-1);
+    expect(String(failure?.error)).toContain("changes its protocols (h2, http/1.1 to http/1.1), which takes a restart or a new listen address");
+    editConfig(proxy.files.config, (c) => {
+      delete c.inbound.protocols;
+    });
+    await proxy.guardpost.reload(true);
+  });
+
   test("tls paths in the config: a new certificate file is served after the reload", async () => {
     const next = await issueServerCert(ca);
     writeFiles(proxy.dir, { "next.crt": next.chain, "next.key": next.key });
