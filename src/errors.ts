@@ -91,6 +91,12 @@ export const ERROR_CODES = Object.freeze({
     GRPC_STATUS.UNAUTHENTICATED,
     "the peer certificate of this connection is no longer trusted: a new CA bundle or CRL no longer vouches for it",
   ),
+  GP_ERR_PEER_REFUSED: answer(
+    403,
+    "client_certificate_refused",
+    GRPC_STATUS.UNAUTHENTICATED,
+    "the TLS client certificate was missing or failed verification (expired, untrusted, revoked, without clientAuth); the body names the TLS alert and the reason, and the connection closes",
+  ),
   GP_ERR_NOT_FOUND: answer(404, "not_found", GRPC_STATUS.UNIMPLEMENTED, "no route matches the request"),
   GP_ERR_REQUEST_TIMEOUT: answer(408, "request_timeout", GRPC_STATUS.DEADLINE_EXCEEDED, "the request headers or body did not arrive in time"),
   GP_ERR_HEADERS_TOO_LARGE: answer(431, "headers_too_large", GRPC_STATUS.RESOURCE_EXHAUSTED, "the request headers exceed the configured limit"),

@@ -32,6 +32,7 @@ import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
 import type { TlsMaterial } from "../tls/material.js";
 import { peerTrustProblem, presentedChain } from "../tls/peer-trust.js";
+import { answerRefusal, clientCertificateRefusal } from "../tls/refusal.js";
 import { InboundPipeline } from "./pipeline.js";
 import type { RouteTable } from "./routes.js";
 
@@ -73,7 +74,10 @@ export class InboundListener {
     this.server = createServer({
       ...certStore.current.serverOptions,
       requestCert: true,
-      rejectUnauthorized: true,
+      // The certificate is verified as always, and judged in onSecureConnection, the one place a connection
+      // passes before HTTP is attached: a refused client gets an answer naming why instead of a reset
+      // (src/tls/refusal.ts). Nothing is attached to a connection that fails.
+      rejectUnauthorized: false,
       handshakeTimeout: limits.headersTimeout,
       ALPNProtocols: [...config.protocols],
       ...httpServerOptions(limits),
@@ -154,8 +158,23 @@ export class InboundListener {
     this.frontEnd.destroySessions();
   }
 
-  /** A handshake succeeded (the client's certificate verified): count it, track it, and hand it to the protocol it chose. */
+  /**
+   * A handshake completed. Its client certificate is judged here, before
+   * anything else sees the connection: a missing or unverified one is
+   * counted, logged and answered with the reason, and never reaches HTTP.
+   * A verified one is counted, tracked and handed to the protocol it chose.
+   */
   private readonly onSecureConnection = (socket: TLSSocket): void => {
+    const refusal = clientCertificateRefusal(socket);
+    if (refusal !== null) {
+      this.options.metrics.handshakeFailure(this.name, refusal.reason);
+      this.logger.warn(
+        { event: "tls_handshake_failed", reason: refusal.reason, detail: refusal.detail, alert: refusal.alert, remote: socket.remoteAddress, ...(refusal.presented ? { certificate: refusal.presented } : {}) },
+        `TLS client refused: ${refusal.reason} (${refusal.detail}): ${refusal.message}`,
+      );
+      answerRefusal(socket, refusal);
+      return;
+    }
     // The gauge a connection was counted under, even if a reload renames the listener meanwhile.
     const { name, options } = this;
     options.metrics.connectionOpened(name);

@@ -182,8 +182,9 @@ describe("rotation of whom we trust", () => {
     expect(refused.status).toBe(403);
     expect(refused.headers.connection).toBe("close");
     expect(refused.json()).toMatchObject({ error: "certificate_untrusted", path: "/x" });
-    // Reconnecting means a new handshake, which the CRL refuses.
-    await expect(open.request(`${proxy.url}/x`)).rejects.toThrow();
+    // Reconnecting means a new handshake, which the CRL refuses: the client is told, and served nothing.
+    const again = await open.request(`${proxy.url}/x`);
+    expect([again.status, again.json()]).toMatchObject([403, { error: "client_certificate_refused", alert: "certificate_revoked" }]);
     expect(upstream.received.slice(mark).length).toBe(0);
     expect(proxy.logs.find({ event: "connection_untrusted", problem: "revoked", serial: victim.serial })).toHaveLength(1);
 
