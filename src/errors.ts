@@ -102,6 +102,12 @@ export const ERROR_CODES = Object.freeze({
   GP_ERR_HEADERS_TOO_LARGE: answer(431, "headers_too_large", GRPC_STATUS.RESOURCE_EXHAUSTED, "the request headers exceed the configured limit"),
   GP_ERR_UPSTREAM_UNREACHABLE: answer(502, "upstream_unreachable", GRPC_STATUS.UNAVAILABLE, "the upstream could not be reached or reset the connection"),
   GP_ERR_UPSTREAM_TLS: answer(502, "upstream_unverified", GRPC_STATUS.UNAVAILABLE, "the upstream failed TLS verification or the expected identity"),
+  GP_ERR_UPSTREAM_TLS_ALERT: answer(
+    502,
+    "upstream_tls_alert",
+    GRPC_STATUS.UNAVAILABLE,
+    "the upstream ended the TLS connection with an alert, named in the reason (it refused this service's certificate, or shares no TLS version with guardpost)",
+  ),
   GP_ERR_UPSTREAM_TIMEOUT: answer(504, "upstream_timeout", GRPC_STATUS.DEADLINE_EXCEEDED, "the upstream did not answer in time"),
   GP_ERR_GRPC_UPSTREAM: answer(502, "grpc_unsupported", GRPC_STATUS.UNIMPLEMENTED, "a gRPC call reached a route whose upstream speaks HTTP/1.1, which cannot carry it (use an h2c:// upstream)"),
 } satisfies Record<string, ErrorCodeInfo>);
