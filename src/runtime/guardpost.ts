@@ -229,55 +229,34 @@ export class Guardpost {
       // A listener whose address stays is kept and reconfigured at the commit; the others are new and bound now.
       const keep: (() => void)[] = [];
       const kept = new Set<unknown>();
-      const inbound: InboundListener[] = [];
-      const inboundAddresses = new Map<string, AddressInfo>();
-      for (const listenerConfig of config.inbound) {
-        const options = inboundOptions(listenerConfig);
-        const same = previous?.inbound.find((l, i) => !kept.has(l) && sameAddress(previous.config.inbound[i]!.listen, listenerConfig.listen));
-        let listener: InboundListener;
-        let address: AddressInfo;
-        if (same !== undefined) {
-          const before = previous!.config.inbound[previous!.inbound.indexOf(same)]!;
-          if (!sameJson(before.protocols, listenerConfig.protocols)) {
-            // ALPN is fixed when the listener is made; on the same address it cannot be rebound first.
-            throw new GuardpostError(
-              "GP_ERR_CONFIG_VALUE",
-              `inbound "${listenerConfig.name}" on ${listenerConfig.listen.text} changes its protocols (${before.protocols.join(", ")} to ${listenerConfig.protocols.join(", ")}), which takes a restart or a new listen address; the new config was not applied`,
-              { file: config.file ?? "config" },
-            );
-          }
-          kept.add(same);
-          listener = same;
-          address = previous!.addresses.inbound.get(same.name)!;
-          keep.push(() => same.reconfigure(options));
-        } else {
-          listener = new InboundListener(options);
-          undo.push(() => listener.stop());
-          address = await listener.listen();
-        }
-        inbound.push(listener);
-        inboundAddresses.set(listenerConfig.name, address);
-      }
-      const outbound: OutboundListener[] = [];
-      const outboundAddresses = new Map<string, AddressInfo>();
-      for (const listenerConfig of config.outbound) {
-        const options = outboundOptions(listenerConfig);
-        const same = previous?.outbound.find((l, i) => !kept.has(l) && sameAddress(previous.config.outbound[i]!.listen, listenerConfig.listen));
-        let listener: OutboundListener;
-        let address: AddressInfo;
-        if (same !== undefined) {
-          kept.add(same);
-          listener = same;
-          address = previous!.addresses.outbound.get(same.name)!;
-          keep.push(() => same.reconfigure(options));
-        } else {
-          listener = new OutboundListener(options);
-          undo.push(() => listener.stop());
-          address = await listener.listen();
-        }
-        outbound.push(listener);
-        outboundAddresses.set(listenerConfig.name, address);
-      }
+      const plan = { kept, keep, undo };
+      const placedInbound = await placeListeners(
+        config.inbound,
+        previous && { configs: previous.config.inbound, listeners: previous.inbound, addresses: previous.addresses.inbound },
+        plan,
+        inboundOptions,
+        (options) => new InboundListener(options),
+        (before, after) => {
+          // ALPN is fixed when the listener is made; on the same address it cannot be rebound first.
+          if (sameJson(before.protocols, after.protocols)) return;
+          throw new GuardpostError(
+            "GP_ERR_CONFIG_VALUE",
+            `inbound "${after.name}" on ${after.listen.text} changes its protocols (${before.protocols.join(", ")} to ${after.protocols.join(", ")}), which takes a restart or a new listen address; the new config was not applied`,
+            { file: config.file ?? "config" },
+          );
+        },
+      );
+      const placedOutbound = await placeListeners(
+        config.outbound,
+        previous && { configs: previous.config.outbound, listeners: previous.outbound, addresses: previous.addresses.outbound },
+        plan,
+        outboundOptions,
+        (options) => new OutboundListener(options),
+      );
+      const inbound = placedInbound.listeners;
+      const inboundAddresses = placedInbound.addresses;
+      const outbound = placedOutbound.listeners;
+      const outboundAddresses = placedOutbound.addresses;
 
       let admin: AdminServer | null = null;
       let adminAddress: AddressInfo | null = null;
@@ -440,6 +419,55 @@ function readFile(read: ReadFile, file: string): string {
   } catch (err) {
     throw new GuardpostError("GP_ERR_FILE_READ", readFailure(err), { file }, { cause: err });
   }
+}
+
+/** What placeListeners needs of a listener. */
+interface PlacedListener<O> {
+  readonly name: string;
+  listen(): Promise<AddressInfo>;
+  stop(): unknown;
+  reconfigure(options: O): void;
+}
+
+/**
+ * The listeners for `configs`: one whose address the previous generation
+ * listens on already is kept (reconfigured at the commit, through
+ * `plan.keep`), the others are made and bound now (stopped again through
+ * `plan.undo` if the reload fails). `check` refuses a change a kept
+ * listener cannot take in place.
+ */
+async function placeListeners<C extends { readonly name: string; readonly listen: ListenAddress }, O, L extends PlacedListener<O>>(
+  configs: readonly C[],
+  before: { readonly configs: readonly C[]; readonly listeners: readonly L[]; readonly addresses: ReadonlyMap<string, AddressInfo> } | undefined,
+  plan: { readonly kept: Set<unknown>; readonly keep: (() => void)[]; readonly undo: (() => unknown)[] },
+  optionsFor: (config: C) => O,
+  make: (options: O) => L,
+  check: (before: C, after: C) => void = () => undefined,
+): Promise<{ listeners: L[]; addresses: Map<string, AddressInfo> }> {
+  const listeners: L[] = [];
+  const addresses = new Map<string, AddressInfo>();
+  for (const config of configs) {
+    const options = optionsFor(config);
+    const index = before?.listeners.findIndex((l, i) => !plan.kept.has(l) && sameAddress(before.configs[i]!.listen, config.listen)) ?? -1;
+    let listener: L;
+    let address: AddressInfo;
+    if (before !== undefined && index !== -1) {
+      const same = before.listeners[index]!;
+      check(before.configs[index]!, config);
+      plan.kept.add(same);
+      plan.keep.push(() => same.reconfigure(options));
+      listener = same;
+      address = before.addresses.get(same.name)!;
+    } else {
+      const made = make(options);
+      plan.undo.push(() => made.stop());
+      address = await made.listen();
+      listener = made;
+    }
+    listeners.push(listener);
+    addresses.set(config.name, address);
+  }
+  return { listeners, addresses };
 }
 
 function aclFiles(config: Config): Set<string> {

@@ -18,6 +18,7 @@ import { parse, stringify } from "yaml";
 import { mtlsClient } from "../helpers/client.js";
 import { metricValue } from "../helpers/metrics.js";
 import { createCa, writeFiles, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
+import { freePort } from "../helpers/ports.js";
 import { issueServerCert, serveProxy, startProxy, writeProxyFiles, type TestProxy } from "../helpers/proxy.js";
 import { writeByRename } from "../helpers/rotate.js";
 import { spawnCli } from "../helpers/spawn.js";
@@ -49,15 +50,6 @@ function editConfig(file: string, edit: (config: ConfigObject) => void): void {
 
 const reloads = (admin: string, kind: string, result: string) => metricValue(admin, "guardpost_reloads_total", { kind, result });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createNetServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("config reload in one process", () => {
   let proxy: TestProxy;

@@ -12,26 +12,16 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { onCleanup } from "../helpers/cleanup.js";
 import { tempDir } from "../helpers/pki.js";
+import { freePort } from "../helpers/ports.js";
 import { consoleSteps, fencedBlocks, matchesShown, readmeSection } from "../helpers/readme.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * One bash process that runs the lines it is given in order, like a

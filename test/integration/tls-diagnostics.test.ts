@@ -9,13 +9,14 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { connect as netConnect, createServer, type AddressInfo } from "node:net";
+import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { request } from "undici";
 import { beforeAll, describe, expect, test } from "vitest";
 import { onCleanup } from "../helpers/cleanup.js";
 import { createCa, tempDir, writeFiles, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
+import { freePort } from "../helpers/ports.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
 import { startUpstream, type RecordingUpstream } from "../helpers/upstream.js";
 
@@ -126,10 +127,7 @@ describe("the log line for a refused handshake", () => {
 
 /** An OpenSSL server that requires a client certificate from `trusted` and refuses others with an alert, as nginx or Envoy would. */
 async function strictServer(trusted: string, version: "-tls1_2" | "-tls1_3"): Promise<number> {
-  const free = createServer();
-  await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve));
-  const port = (free.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => free.close(() => resolve()));
+  const port = await freePort();
   const server = await ca.issue({ cn: "db-01", ou: "database", sans: { dns: ["db-01.internal"] } });
   const files = writeFiles(tempDir(), { "server.crt": server.chain, "server.key": server.key, "trusted.crt": trusted });
   const child = spawn("openssl", ["s_server", "-accept", `127.0.0.1:${port}`, "-cert", files["server.crt"], "-key", files["server.key"], "-CAfile", files["trusted.crt"], "-Verify", "1", "-verify_return_error", "-www", version, "-quiet"]);
