@@ -56,21 +56,29 @@ describe("the hot path", () => {
       return allowed;
     };
     run(50_000); // let the JIT settle
-    await new Promise((resolve) => setImmediate(resolve));
-    const collections: number[] = [];
-    const observer = new PerformanceObserver((list) => collections.push(...list.getEntries().map((e) => e.startTime)));
-    observer.observe({ entryTypes: ["gc"] });
-    const started = performance.now();
-    const before = process.memoryUsage().heapUsed;
-    run(300_000);
-    const grown = process.memoryUsage().heapUsed - before;
-    const ended = performance.now();
-    // Node delivers gc entries on a later task; count those that started during the loop.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    observer.disconnect();
-    expect(collections.filter((t) => t >= started && t <= ended)).toEqual([]);
-    // Even 8 bytes per decision would be 2.4 MB.
-    expect(grown).toBeLessThan(256 * 1024);
+    // One clean run proves it: an allocating evaluate() either grows the heap by megabytes or sets
+    // off a collection in every run. A collection set off by something else sharing the process
+    // (the test runner's own messages on a busy CI box) spoils one run, so a few are allowed.
+    const attempts: { collections: number; grown: number }[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const collections: number[] = [];
+      const observer = new PerformanceObserver((list) => collections.push(...list.getEntries().map((e) => e.startTime)));
+      observer.observe({ entryTypes: ["gc"] });
+      const started = performance.now();
+      const before = process.memoryUsage().heapUsed;
+      run(300_000);
+      const grown = process.memoryUsage().heapUsed - before;
+      const ended = performance.now();
+      // Node delivers gc entries on a later task; count those that started during the loop.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      observer.disconnect();
+      attempts.push({ collections: collections.filter((t) => t >= started && t <= ended).length, grown });
+      // Even 8 bytes per decision would be 2.4 MB.
+      if (attempts.at(-1)!.collections === 0 && grown < 256 * 1024) break;
+    }
+    const clean = attempts.find((a) => a.collections === 0 && a.grown < 256 * 1024);
+    expect(clean, `every run allocated: ${JSON.stringify(attempts)}`).toBeDefined();
   });
 });
 
