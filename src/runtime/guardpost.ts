@@ -298,7 +298,8 @@ export class Guardpost {
   private commit(next: Generation, previous: Generation | undefined): void {
     next.commit(previous);
     if (previous === undefined || next.certStore !== previous.certStore) next.certStore.activate();
-    this.logger.level = next.config.log.level;
+    // A changed log.level applies; at start-up the logger is the caller's, at the level it was made with.
+    if (previous !== undefined && previous.config.log.level !== next.config.log.level) this.logger.level = next.config.log.level;
     this.watch(next);
     if (previous !== undefined) {
       this.logger.info({ event: "config_applied", file: next.config.file, changes: describeChanges(previous, next) }, `config reloaded: ${describeChanges(previous, next).join("; ") || "no change in effect"}`);
