@@ -79,6 +79,7 @@ export const ERROR_CODES = Object.freeze({
   // CLI.
   GP_ERR_USAGE: input("the command line is not understood"),
   GP_ERR_LISTEN: input("a listener could not bind its address"),
+  GP_ERR_PKI: input("guardpost pki cannot use the CA in its folder or write a certificate there"),
 
   // Answers to requests (JSON bodies; gRPC statuses to gRPC clients).
   GP_ERR_BAD_REQUEST: answer(400, "bad_request", GRPC_STATUS.INTERNAL, "the request or its target is malformed or ambiguous"),
@@ -90,11 +91,23 @@ export const ERROR_CODES = Object.freeze({
     GRPC_STATUS.UNAUTHENTICATED,
     "the peer certificate of this connection is no longer trusted: a new CA bundle or CRL no longer vouches for it",
   ),
+  GP_ERR_PEER_REFUSED: answer(
+    403,
+    "client_certificate_refused",
+    GRPC_STATUS.UNAUTHENTICATED,
+    "the TLS client certificate was missing or failed verification (expired, untrusted, revoked, without clientAuth); the body names the TLS alert and the reason, and the connection closes",
+  ),
   GP_ERR_NOT_FOUND: answer(404, "not_found", GRPC_STATUS.UNIMPLEMENTED, "no route matches the request"),
   GP_ERR_REQUEST_TIMEOUT: answer(408, "request_timeout", GRPC_STATUS.DEADLINE_EXCEEDED, "the request headers or body did not arrive in time"),
   GP_ERR_HEADERS_TOO_LARGE: answer(431, "headers_too_large", GRPC_STATUS.RESOURCE_EXHAUSTED, "the request headers exceed the configured limit"),
   GP_ERR_UPSTREAM_UNREACHABLE: answer(502, "upstream_unreachable", GRPC_STATUS.UNAVAILABLE, "the upstream could not be reached or reset the connection"),
   GP_ERR_UPSTREAM_TLS: answer(502, "upstream_unverified", GRPC_STATUS.UNAVAILABLE, "the upstream failed TLS verification or the expected identity"),
+  GP_ERR_UPSTREAM_TLS_ALERT: answer(
+    502,
+    "upstream_tls_alert",
+    GRPC_STATUS.UNAVAILABLE,
+    "the upstream ended the TLS connection with an alert, named in the reason (it refused this service's certificate, or shares no TLS version with guardpost)",
+  ),
   GP_ERR_UPSTREAM_TIMEOUT: answer(504, "upstream_timeout", GRPC_STATUS.DEADLINE_EXCEEDED, "the upstream did not answer in time"),
   GP_ERR_GRPC_UPSTREAM: answer(502, "grpc_unsupported", GRPC_STATUS.UNIMPLEMENTED, "a gRPC call reached a route whose upstream speaks HTTP/1.1, which cannot carry it (use an h2c:// upstream)"),
 } satisfies Record<string, ErrorCodeInfo>);

@@ -10,7 +10,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { BatchedCounter, CellHistogram, type HistogramCell, type PendingCount } from "./request-metrics.js";
 
 export type Decision = "allow" | "deny" | "error" | "would_deny";
-export type ReloadKind = "tls" | "acl";
+export type ReloadKind = "tls" | "acl" | "config";
 /** How a request reached guardpost: HTTP/1.1, an HTTP/2 stream, a gRPC call (over HTTP/2), a WebSocket upgrade. */
 export type Protocol = "http1" | "h2" | "grpc" | "websocket";
 const PROTOCOL_INDEX: Readonly<Record<Protocol, number>> = { http1: 0, h2: 1, grpc: 2, websocket: 3 };
@@ -125,8 +125,11 @@ export class Metrics {
 
   private readonly reloads = new Counter({
     name: "guardpost_reloads_total",
-    help: "Reloads of changed TLS material or ACL files, by kind and result.",
+    help: "Reloads of changed TLS material, ACL files or the config file, by kind and result.",
     labelNames: ["kind", "result"] as const,
+    // Every worker watches the same files and reloads the same change: the largest count is the number of
+    // reloads, where a sum would count one rotation once per worker.
+    aggregator: "max",
     registers: [this.registry],
   });
 
@@ -162,6 +165,7 @@ export class Metrics {
     name: "guardpost_reload_apply_errors_total",
     help: "Reloads that were committed but could not be applied in some place (a listener or pool), by kind.",
     labelNames: ["kind"] as const,
+    aggregator: "max",
     registers: [this.registry],
   });
 
@@ -183,7 +187,7 @@ export class Metrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
-    for (const kind of ["tls", "acl"] as const) {
+    for (const kind of ["tls", "acl", "config"] as const) {
       for (const result of ["success", "error"] as const) this.reloads.labels(kind, result).inc(0);
       this.reloadApplyErrors.labels(kind).inc(0);
     }

@@ -1,8 +1,9 @@
 import { resolve } from "node:path";
 import type { CompiledAcl } from "../acl/compile.js";
 import { describeFailure, loadPolicyTest, runPolicyTest, uncoveredEntries, type CaseResult, type PolicyTestResult } from "../acl/policy-test.js";
-import { isGuardpostError } from "../errors.js";
-import { parseCommandArgs, usageError } from "./args.js";
+import { GuardpostError, isGuardpostError } from "../errors.js";
+import { fileKind } from "./acl-check.js";
+import { formatCliError, parseCommandArgs, usageError } from "./args.js";
 import type { Command } from "./io.js";
 
 export const aclTestCommand: Command = {
@@ -41,10 +42,13 @@ exit codes: 0 all cases passed, 1 a case failed, 2 bad usage or an invalid file
     for (const file of files) {
       let outcome: PolicyTestResult;
       try {
+        if (fileKind(file) === "ACL") {
+          throw new GuardpostError("GP_ERR_YAML_MISSING_KEY", `an ACL file, not a policy test file (it has "paths" and no "cases"); validate it with guardpost acl check ${file}, and give acl test the files whose "acl:" names it`, { file });
+        }
         outcome = runPolicyTest(loadPolicyTest(file));
       } catch (err) {
         if (!isGuardpostError(err)) throw err;
-        io.stderr.write(`${err.format()}\n`);
+        io.stderr.write(`${formatCliError(err)}\n`);
         invalid = true;
         continue;
       }

@@ -4,6 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import { isGuardpostError } from "../errors.js";
+import { closest } from "../text/suggest.js";
+import { formatCliError } from "./args.js";
 import type { Command, CommandIo } from "./io.js";
 
 interface CommandEntry {
@@ -18,7 +20,16 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: "acl check", summary: "validate ACL files", load: async () => (await import("./acl-check.js")).aclCheckCommand },
   { name: "acl test", summary: "run policy test files", load: async () => (await import("./acl-test.js")).aclTestCommand },
   { name: "acl explain", summary: "show the decision and deciding entry for one request", load: async () => (await import("./acl-explain.js")).aclExplainCommand },
+  { name: "pki init", summary: "make a development CA (ECDSA P-256) in a folder", load: async () => (await import("./pki.js")).pkiInitCommand },
+  { name: "pki issue", summary: "issue a certificate and key from that CA", load: async () => (await import("./pki.js")).pkiIssueCommand },
+  { name: "pki inspect", summary: "show what guardpost reads from a certificate and what it fits", load: async () => (await import("./pki.js")).pkiInspectCommand },
 ];
+
+/** Words that group commands (`acl`, `pki`), each with a line for its help page. */
+const GROUPS: ReadonlyMap<string, string> = new Map([
+  ["acl", "ACL files: validate them, run their policy tests, explain a decision"],
+  ["pki", "Certificates for development and tests: a CA, certificates it issues, and what guardpost reads from one"],
+]);
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -33,8 +44,8 @@ function overview(): string {
     "commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
-    "  guardpost help <command>   details of one command",
-    "  guardpost --version        print the version",
+    "  guardpost help <command> [subcommand]   details of one command (guardpost help acl, guardpost help acl test)",
+    "  guardpost --version                     print the version",
     "",
     "exit codes: 0 success, 1 a failed check (test case, deny), 2 bad usage or invalid input",
     "",
@@ -67,12 +78,25 @@ export async function run(argv: readonly string[], io: CommandIo): Promise<numbe
       return 0;
     }
     const found = findCommand(argv.slice(1));
-    if (!found) return unknownCommand(argv.slice(1), io);
-    io.stdout.write((await found.entry.load()).usage);
-    return 0;
+    if (found && found.args.length === 0) {
+      io.stdout.write((await found.entry.load()).usage);
+      return 0;
+    }
+    if (argv.length === 2 && GROUPS.has(argv[1]!)) {
+      io.stdout.write(groupOverview(argv[1]!));
+      return 0;
+    }
+    return unknownCommand(argv.slice(1), io);
   }
   const found = findCommand(argv);
-  if (!found) return unknownCommand(argv, io);
+  if (!found) {
+    // `guardpost acl` alone: what the group offers, as a usage error.
+    if (argv.length === 1 && GROUPS.has(first)) {
+      io.stderr.write(groupOverview(first));
+      return 2;
+    }
+    return unknownCommand(argv, io);
+  }
   try {
     const command = await found.entry.load();
     if (found.args.includes("--help") || found.args.includes("-h")) {
@@ -85,20 +109,44 @@ export async function run(argv: readonly string[], io: CommandIo): Promise<numbe
   }
 }
 
+function groupOverview(group: string): string {
+  const members = COMMANDS.filter((c) => c.name.startsWith(`${group} `));
+  const width = Math.max(...members.map((c) => c.name.length));
+  return [
+    `usage: guardpost ${group} <command> [options]`,
+    "",
+    `${GROUPS.get(group)}.`,
+    "",
+    "commands:",
+    ...members.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    `  guardpost help ${group} <command>   details of one command`,
+    "",
+  ].join("\n");
+}
+
+/** An unknown command, with the closest known one when the words look like a typo of it. */
 function unknownCommand(argv: readonly string[], io: CommandIo): number {
-  const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
-  const hint = group.length > 0 ? ` (expected one of: ${group.map((c) => c.name).join(", ")})` : "; see `guardpost help`";
-  io.stderr.write(`guardpost: unknown command "${argv.slice(0, group.length > 0 ? 2 : 1).join(" ")}"${hint}\n`);
+  const words = argv.filter((word) => !word.startsWith("-"));
+  const inGroup = GROUPS.has(words[0] ?? "");
+  const typed = words.slice(0, inGroup ? 2 : 1).join(" ");
+  const candidates = inGroup ? COMMANDS.filter((c) => c.name.startsWith(`${words[0]} `)).map((c) => c.name) : [...COMMANDS.map((c) => c.name.split(" ")[0]!), ...GROUPS.keys(), "help"];
+  const suggestion = closest(typed, new Set(candidates));
+  const hint = suggestion
+    ? `; did you mean "${suggestion}"?`
+    : inGroup
+      ? ` (expected one of: ${candidates.join(", ")})`
+      : "; see guardpost help";
+  io.stderr.write(`guardpost: unknown command "${typed}"${hint} [GP_ERR_USAGE]\n`);
   return 2;
 }
 
-/** Prints an error the way users read it: `file:line:col: message` for file errors. */
+/** Prints an error the way users read it (see formatCliError). */
 export function reportError(err: unknown, io: CommandIo): number {
   if (isGuardpostError(err)) {
-    io.stderr.write(`${err.format()}\n`);
+    io.stderr.write(`${formatCliError(err)}\n`);
     return err.exitCode;
   }
   io.stderr.write(`guardpost: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 2;
 }
-

@@ -13,6 +13,8 @@ import {
   DEFAULTS,
   LOG_LEVELS,
   type Config,
+  type ConfigFile,
+  type ConfigWarning,
   type EnforcementMode,
   type InboundConfig,
   type InboundProtocol,
@@ -28,7 +30,7 @@ const TOP_KEYS = ["tls", "inbound", "outbound", "admin", "log", "limits", "drain
 const TLS_KEYS = ["cert", "key", "ca", "crl", "minVersion"] as const;
 const INBOUND_KEYS = ["name", "listen", "protocols", "upstream", "acl", "shadowAcl", "mode", "routes"] as const;
 const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "shadowAcl", "mode"] as const;
-const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect", "preserveHost"] as const;
+const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect", "preserveHost", "unsafeListen"] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Limits)[];
 const SIZE_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxHeaderSize"]);
 const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections", "maxConcurrentStreams", "maxHeaderCount"]);
@@ -65,12 +67,19 @@ function parseConfig(file: string, src: YamlSource): Config {
     limits: reader.limits(top.get("limits")),
     drainTimeout: reader.duration(top.get("drainTimeout"), "drainTimeout", DEFAULTS.drainTimeout),
     workers: reader.workers(top.get("workers")),
+    files: reader.files,
+    warnings: reader.warnings,
   };
-  reader.checkListenersDistinct(config);
+  reader.checkListeners(config);
   return deepFreeze(config);
 }
 
 class ConfigReader {
+  readonly files: ConfigFile[] = [];
+  readonly warnings: ConfigWarning[] = [];
+  /** Where each listen and upstream address is written, by key, for errors that compare them. */
+  private readonly addressNodes = new Map<string, Node | null>();
+
   constructor(
     private readonly src: YamlSource,
     private readonly dir: string,
@@ -183,13 +192,31 @@ class ConfigReader {
       const expectEntry = f.get("expect");
       // Same syntax and matcher as ACL principals (no groups: there is no `groups` section in a config file).
       const expect = expectEntry && !this.src.isNull(expectEntry.value) ? new PrincipalCompiler(this.src).list(expectEntry.value, `"${what}.expect"`) : [];
+      const unsafeEntry = f.get("unsafeListen");
+      const unsafeListen = unsafeEntry ? this.src.boolean(unsafeEntry.value, `${what}.unsafeListen`) : false;
+      const listenEntry = f.get("listen")!;
+      const listen = this.listen(listenEntry, `${what}.listen`, "", "127.0.0.1");
+      // An outbound listener is plain HTTP that calls the upstream as this service: beyond loopback,
+      // anyone who can reach it borrows the identity. Like ghostunnel's --unsafe-listen, only an explicit key allows it.
+      if (!isLoopback(listen.host)) {
+        const risk = `anything that can reach ${listen.text} can call ${url.origin} with this service's identity`;
+        if (!unsafeListen) {
+          throw this.src.error(
+            "GP_ERR_CONFIG_VALUE",
+            listenEntry.value,
+            `${what}.listen ${listen.text} is not a loopback address: ${risk}. Listen on 127.0.0.1 or [::1], or set ${what}.unsafeListen: true if something else guards that address`,
+          );
+        }
+        this.warnings.push({ code: "GP_WARN_OUTBOUND_NOT_LOOPBACK", message: `${what}.listen ${listen.text} is beyond loopback (allowed by ${what}.unsafeListen): ${risk}`, at: this.src.position(listenEntry.value) });
+      }
       const preserveHost = f.get("preserveHost");
       return {
         name: this.string(f.get("name"), `${what}.name`) ?? `outbound-${index}`,
-        listen: this.listen(f.get("listen"), `${what}.listen`, "", "127.0.0.1"),
+        listen,
         upstream: url.origin,
         serverName: this.string(f.get("serverName"), `${what}.serverName`) ?? url.hostname.replace(/^\[|\]$/g, ""),
         expect,
+        unsafeListen,
         preserveHost: preserveHost ? this.src.boolean(preserveHost.value, `${what}.preserveHost`) : false,
       };
     });
@@ -290,7 +317,9 @@ class ConfigReader {
 
   private path(entry: YamlEntry | undefined, what: string, fallback: string): string {
     const value = entry ? this.string(entry, what)! : fallback;
-    return isAbsolute(value) ? value : resolve(this.dir, value);
+    const path = isAbsolute(value) ? value : resolve(this.dir, value);
+    this.files.push({ key: what, path, at: entry ? this.src.position(entry.value) : null });
+    return path;
   }
 
   /** A path that may be left out or null. */
@@ -301,6 +330,7 @@ class ConfigReader {
   private listen(entry: YamlEntry | undefined, what: string, fallback: string, defaultHost: string): ListenAddress {
     if (!entry && fallback === "") throw this.src.error("GP_ERR_YAML_MISSING_KEY", null, `${what} is required`);
     const text = entry ? this.src.scalarText(entry.value, what) : fallback;
+    this.addressNodes.set(what, entry?.value ?? null);
     const address = parseListen(text, defaultHost);
     if (!address) throw this.src.error("GP_ERR_CONFIG_VALUE", entry?.value, `${what} must be HOST:PORT or a port, such as 0.0.0.0:8443, [::1]:8443 or 8443 (got ${JSON.stringify(text)})`);
     return address;
@@ -308,6 +338,7 @@ class ConfigReader {
 
   private upstream(entry: YamlEntry | undefined, what: string, fallback: string): UpstreamTarget {
     const text = entry ? this.src.string(entry.value, what) : fallback;
+    this.addressNodes.set(what, entry?.value ?? null);
     const target = parseUpstream(text, this.dir);
     if (!target) {
       throw this.src.error(
@@ -323,19 +354,85 @@ class ConfigReader {
     return isSeq(this.src.resolve(node));
   }
 
-  checkListenersDistinct(config: Config): void {
-    const seen = new Map<string, string>();
-    const claim = (address: ListenAddress, owner: string) => {
-      if (address.port === 0) return;
-      const key = `${address.host}:${address.port}`;
-      const previous = seen.get(key);
-      if (previous) throw this.src.error("GP_ERR_CONFIG_VALUE", null, `${owner} listens on ${address.text}, which ${previous} already uses`);
-      seen.set(key, owner);
-    };
-    for (const inbound of config.inbound) claim(inbound.listen, `inbound "${inbound.name}"`);
-    for (const outbound of config.outbound) claim(outbound.listen, `outbound "${outbound.name}"`);
-    claim(config.admin.listen, "admin");
+  /**
+   * Two listeners on one address would fail to bind at start-up (a wildcard
+   * address overlaps every address of its family on that port); an inbound
+   * route whose upstream is an inbound listener would send every request
+   * back into guardpost. Both are refused here, where the line is known.
+   */
+  checkListeners(config: Config): void {
+    const several = config.inbound.length > 1;
+    const listeners: { key: string; address: ListenAddress }[] = [
+      ...config.inbound.map((inbound, i) => ({ key: `${several ? `inbound[${i}]` : "inbound"}.listen`, address: inbound.listen })),
+      ...config.outbound.map((outbound, i) => ({ key: `outbound[${i}].listen`, address: outbound.listen })),
+      { key: "admin.listen", address: config.admin.listen },
+    ];
+    listeners.forEach((listener, index) => {
+      if (listener.address.port === 0) return;
+      const earlier = listeners.slice(0, index).find((other) => addressesOverlap(other.address, listener.address));
+      if (earlier) {
+        throw this.src.error(
+          "GP_ERR_CONFIG_VALUE",
+          this.addressNodes.get(listener.key),
+          `${listener.key} ${listener.address.text} overlaps ${earlier.key} ${earlier.address.text}${this.where(earlier.key)}: two listeners cannot share an address; give each its own port`,
+        );
+      }
+    });
+    config.inbound.forEach((inbound, i) => {
+      inbound.routes.forEach((route, r) => {
+        if (route.upstream.kind !== "http") return;
+        const url = new URL(route.upstream.origin);
+        const upstream = { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 80), text: url.host };
+        const self = listeners.slice(0, config.inbound.length).find((l) => l.address.port !== 0 && reachesListener(l.address, upstream));
+        if (!self) return;
+        const what = several ? `inbound[${i}]` : "inbound";
+        const key = this.addressNodes.has(`${what}.routes[${r}].upstream`) ? `${what}.routes[${r}].upstream` : `${what}.upstream`;
+        throw this.src.error(
+          "GP_ERR_CONFIG_VALUE",
+          this.addressNodes.get(key),
+          `${key} ${route.upstream.text} is guardpost's own ${self.key} (${self.address.text}${this.where(self.key)}): every request would come back into guardpost. The upstream is your service's address, e.g. http://127.0.0.1:8080`,
+        );
+      });
+    });
   }
+
+  private where(key: string): string {
+    const node = this.addressNodes.get(key);
+    if (!node) return ", the default";
+    const { line, col } = this.src.position(node);
+    return `, at ${line}:${col}`;
+  }
+}
+
+/**
+ * Whether two listen addresses would fight over one socket: the same port
+ * and the same host, or a wildcard (`0.0.0.0` takes every IPv4 address, `::`
+ * every address on a dual-stack host) and an address it covers. `localhost`
+ * stands for both loopback addresses; other names are compared as written,
+ * since what they resolve to is not known here.
+ */
+function addressesOverlap(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
+  if (a.port !== b.port) return false;
+  return hostsOf(a.host).some((x) => hostsOf(b.host).some((y) => x === y || covers(x, y) || covers(y, x)));
+}
+
+/**
+ * Whether an upstream address reaches a listener of this process: only an
+ * upstream on loopback (or at the listener's own host, as written) is
+ * certain to; `10.0.0.5:8443` may well be another machine.
+ */
+function reachesListener(listen: { host: string; port: number }, upstream: { host: string; port: number }): boolean {
+  if (listen.port !== upstream.port) return false;
+  if (listen.host.toLowerCase() === upstream.host.toLowerCase()) return true;
+  return isLoopback(upstream.host) && addressesOverlap(listen, upstream);
+}
+
+function hostsOf(host: string): string[] {
+  return host === "localhost" ? ["127.0.0.1", "::1"] : [host.toLowerCase()];
+}
+
+function covers(wildcard: string, host: string): boolean {
+  return (wildcard === "::" && isIP(host) !== 0) || (wildcard === "0.0.0.0" && isIP(host) === 4);
 }
 
 /** `0.0.0.0:8443`, `[::1]:8443`, `localhost:8443`, `8443` or `:8443` (on `defaultHost`). */
@@ -389,8 +486,10 @@ function isBareOrigin(url: URL, text: string): boolean {
   );
 }
 
+/** Loopback by its address (127.0.0.0/8, ::1 and its IPv4-mapped form) or the name localhost. */
 export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
+  const h = host.toLowerCase();
+  return h === "localhost" || h === "::1" || (isIP(h) === 4 && h.startsWith("127.")) || (isIP(h) === 6 && /^::ffff:127\./.test(h));
 }
 
 function deepFreeze<T>(value: T): T {

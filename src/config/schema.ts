@@ -5,6 +5,7 @@
  */
 
 import type { Principal } from "../acl/principal.js";
+import type { SourcePosition } from "../errors.js";
 
 export type TlsVersion = "TLSv1.2" | "TLSv1.3";
 export type EnforcementMode = "enforce" | "audit";
@@ -66,6 +67,30 @@ export interface OutboundConfig {
   readonly expect: readonly Principal[];
   /** Pass the local client's Host on instead of sending the upstream's authority (serverName and port). */
   readonly preserveHost: boolean;
+  /**
+   * True when the config explicitly allows `listen` beyond loopback (as
+   * ghostunnel's --unsafe-listen does); without it such a listen is refused,
+   * since anything that reaches it calls the upstream as this service.
+   */
+  readonly unsafeListen: boolean;
+}
+
+/** A file the config names, which key names it, and where; errors about the file point back here. */
+export interface ConfigFile {
+  /** The key as users write it: `tls.cert`, `inbound.acl`, `inbound[1].routes[0].acl`. */
+  readonly key: string;
+  /** Absolute. */
+  readonly path: string;
+  /** Where the config file names it; null when the key is left out and its default applies. */
+  readonly at: SourcePosition | null;
+}
+
+/** Something valid but probably not meant, found while loading; `serve --check` prints it, `serve` logs it. */
+export interface ConfigWarning {
+  /** Stable, like an error code: GP_WARN_... */
+  readonly code: string;
+  readonly message: string;
+  readonly at: SourcePosition | null;
 }
 
 export interface Limits {
@@ -105,6 +130,9 @@ export interface Config {
   readonly drainTimeout: number;
   /** Worker processes sharing the listeners; 1 runs in-process. */
   readonly workers: number;
+  /** Every file named (or defaulted) by the config, in file order. */
+  readonly files: readonly ConfigFile[];
+  readonly warnings: readonly ConfigWarning[];
 }
 
 /**

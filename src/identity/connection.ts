@@ -18,8 +18,13 @@ export interface PeerIdentity {
   readonly notAfterMs: number;
 }
 
-/** Null when the socket has no verified peer certificate (never the case behind requestCert + rejectUnauthorized). */
+/**
+ * Null when the socket has no verified peer certificate. The inbound
+ * listener never hands such a socket to HTTP (src/tls/refusal.ts); the
+ * check here keeps it so should that ever change: no identity, no request.
+ */
 export function peerIdentity(socket: TLSSocket): PeerIdentity | null {
+  if (!socket.authorized) return null;
   // The legacy object reuses the certificate OpenSSL parsed in the handshake;
   // getPeerX509Certificate() would decode it again.
   const cert = socket.getPeerCertificate();

@@ -11,6 +11,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { GuardpostError } from "../errors.js";
+import { readFailure } from "../text/read-failure.js";
 import { attributeNamed, freezePeer, SUBJECT_ATTRIBUTES, unknownAttributeMessage, type Attribute, type PeerAttributes } from "./attributes.js";
 
 type SubjectAttribute = (typeof SUBJECT_ATTRIBUTES)[number];
@@ -114,7 +115,7 @@ export function readPeerCertificate(file: string): PeerAttributes {
   try {
     pem = readFileSync(file);
   } catch (err) {
-    throw new GuardpostError("GP_ERR_FILE_READ", `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file }, { cause: err });
+    throw new GuardpostError("GP_ERR_FILE_READ", readFailure(err), { file }, { cause: err });
   }
   let cert: X509Certificate;
   try {

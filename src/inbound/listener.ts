@@ -10,6 +10,10 @@
  * When whom we trust changes (a new CA bundle or CRL), every open
  * connection's peer is judged again: a connection whose peer is no longer
  * trusted answers its next request with 403 and closes.
+ *
+ * A config reload that keeps the listen address reconfigures the listener
+ * in place (`reconfigure`): new requests get the new routes, limits and log
+ * settings; connections and requests already open keep theirs.
  */
 import { createServer as createHttp2Server, type Http2Server } from "node:http2";
 import { createServer, type Server } from "node:https";
@@ -23,11 +27,12 @@ import { peerLogFields, type AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
 import { newConnection, type Connection } from "../proxy/connection.js";
-import { FrontEnd, http2ServerOptions, httpServerOptions } from "../proxy/front-end.js";
+import { FrontEnd, http2ServerOptions, httpServerOptions, type FrontEndOptions } from "../proxy/front-end.js";
 import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
 import type { TlsMaterial } from "../tls/material.js";
 import { peerTrustProblem, presentedChain } from "../tls/peer-trust.js";
+import { answerRefusal, clientCertificateRefusal } from "../tls/refusal.js";
 import { InboundPipeline } from "./pipeline.js";
 import type { RouteTable } from "./routes.js";
 
@@ -48,8 +53,8 @@ type ConnectionListener = (this: Server, socket: TLSSocket) => void;
 
 export class InboundListener {
   readonly server: Server;
-  readonly name: string;
-  private readonly logger: Logger;
+  name: string;
+  private logger: Logger;
   private readonly frontEnd: FrontEnd;
   /** HTTP/2 connections' server; it never listens: the TLS listener hands it the sockets that chose h2. */
   private readonly http2: Http2Server;
@@ -58,27 +63,21 @@ export class InboundListener {
   private readonly offersHttp1: boolean;
   /** Open TLS connections, for judging their peers again when trust changes. */
   private readonly sockets = new Set<TLSSocket>();
-  private readonly unsubscribe: () => void;
+  private unsubscribe: () => void;
 
-  constructor(private readonly options: InboundOptions) {
-    const { config, limits, certStore, metrics } = options;
+  constructor(private options: InboundOptions) {
+    const { config, limits, certStore } = options;
     this.name = config.name;
     this.logger = options.logger.child({ listener: config.name });
-    const pipeline = new InboundPipeline(options.routes);
     this.offersHttp1 = config.protocols.includes("http/1.1");
-    this.frontEnd = new FrontEnd({
-      name: config.name,
-      limits,
-      metrics,
-      logger: this.logger,
-      accessLog: options.accessLog,
-      openConnection: (socket) => this.openConnection(socket as TLSSocket),
-      handle: (exchange, req) => pipeline.handle(exchange, req),
-    });
+    this.frontEnd = new FrontEnd(this.frontEndOptions(options));
     this.server = createServer({
       ...certStore.current.serverOptions,
       requestCert: true,
-      rejectUnauthorized: true,
+      // The certificate is verified as always, and judged in onSecureConnection, the one place a connection
+      // passes before HTTP is attached: a refused client gets an answer naming why instead of a reset
+      // (src/tls/refusal.ts). Nothing is attached to a connection that fails.
+      rejectUnauthorized: false,
       handshakeTimeout: limits.headersTimeout,
       ALPNProtocols: [...config.protocols],
       ...httpServerOptions(limits),
@@ -95,7 +94,47 @@ export class InboundListener {
     this.frontEnd.serve(this.server);
     this.frontEnd.serveHttp2(this.http2);
     this.server.on("tlsClientError", this.onTlsClientError);
-    this.unsubscribe = certStore.subscribe((next, previous) => {
+    this.unsubscribe = this.follow(certStore);
+  }
+
+  /**
+   * Takes a reloaded config for the same address: a new pipeline for new
+   * requests, the new limits for new connections, and the TLS material of
+   * `options.certStore` (a new CA there judges open connections again, as a
+   * rotation does). The protocols offered stay as the listener was bound.
+   */
+  reconfigure(options: InboundOptions): void {
+    const previous = this.options;
+    this.options = options;
+    this.name = options.config.name;
+    this.logger = options.logger.child({ listener: options.config.name });
+    this.frontEnd.reconfigure(this.frontEndOptions(options), { http1: this.server, http2: this.http2 });
+    this.server.maxConnections = options.limits.maxConnections;
+    if (options.certStore !== previous.certStore) {
+      this.unsubscribe();
+      this.unsubscribe = this.follow(options.certStore);
+      const next = options.certStore.current;
+      this.server.setSecureContext(next.serverOptions);
+      if (trustChanged(next, previous.certStore.current)) this.judgePeersAgain(next.material);
+    }
+  }
+
+  private frontEndOptions(options: InboundOptions): FrontEndOptions {
+    const pipeline = new InboundPipeline(options.routes);
+    return {
+      name: options.config.name,
+      limits: options.limits,
+      metrics: options.metrics,
+      logger: this.logger,
+      accessLog: options.accessLog,
+      openConnection: (socket) => this.openConnection(socket as TLSSocket),
+      handle: (exchange, req) => pipeline.handle(exchange, req),
+    };
+  }
+
+  /** Applies every reload of `certStore` to this listener's server and open connections. */
+  private follow(certStore: CertStore): () => void {
+    return certStore.subscribe((next, previous) => {
       this.server.setSecureContext(next.serverOptions);
       if (trustChanged(next, previous)) this.judgePeersAgain(next.material);
     });
@@ -119,13 +158,30 @@ export class InboundListener {
     this.frontEnd.destroySessions();
   }
 
-  /** A handshake succeeded (the client's certificate verified): count it, track it, and hand it to the protocol it chose. */
+  /**
+   * A handshake completed. Its client certificate is judged here, before
+   * anything else sees the connection: a missing or unverified one is
+   * counted, logged and answered with the reason, and never reaches HTTP.
+   * A verified one is counted, tracked and handed to the protocol it chose.
+   */
   private readonly onSecureConnection = (socket: TLSSocket): void => {
-    this.options.metrics.connectionOpened(this.name);
+    const refusal = clientCertificateRefusal(socket);
+    if (refusal !== null) {
+      this.options.metrics.handshakeFailure(this.name, refusal.reason);
+      this.logger.warn(
+        { event: "tls_handshake_failed", reason: refusal.reason, detail: refusal.detail, alert: refusal.alert, remote: socket.remoteAddress, ...(refusal.presented ? { certificate: refusal.presented } : {}) },
+        `TLS client refused: ${refusal.reason} (${refusal.detail}): ${refusal.message}`,
+      );
+      answerRefusal(socket, refusal);
+      return;
+    }
+    // The gauge a connection was counted under, even if a reload renames the listener meanwhile.
+    const { name, options } = this;
+    options.metrics.connectionOpened(name);
     this.sockets.add(socket);
     socket.once("close", () => {
       this.sockets.delete(socket);
-      this.options.metrics.connectionClosed(this.name);
+      options.metrics.connectionClosed(name);
     });
     if (socket.alpnProtocol === "h2") this.http2.emit("connection", socket);
     // A client that named no protocol speaks HTTP/1.1, if the listener offers it.

@@ -4,13 +4,18 @@
  * a gRPC client speaks) on the same port, told apart by the connection's
  * first bytes. Requests are forwarded over mTLS through an upstream that
  * presents the service certificate and checks who answers
- * (src/upstream/pool.ts). The service never touches a certificate.
+ * (src/upstream/pool.ts). The service never touches a certificate. The
+ * config loader refuses a listen address beyond loopback unless
+ * `unsafeListen` allows it (and then warns).
+ *
+ * A config reload that keeps the listen address reconfigures it in place:
+ * a new upstream (URL, serverName, expect, limits, certificate) for new
+ * requests; requests in flight finish on the old one, which then closes.
  */
 import { createServer, type Server } from "node:http";
 import { createServer as createHttp2Server, type Http2Server } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { Metrics } from "../admin/metrics.js";
-import { isLoopback } from "../config/load.js";
 import type { Limits, OutboundConfig } from "../config/schema.js";
 import { forwardableTrailers, upstreamHost, upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import type { PeerAttributes } from "../identity/attributes.js";
@@ -19,9 +24,9 @@ import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
 import { newConnection, type Connection } from "../proxy/connection.js";
 import type { Exchange } from "../proxy/exchange.js";
-import { FrontEnd, http2ServerOptions, httpServerOptions } from "../proxy/front-end.js";
+import { FrontEnd, http2ServerOptions, httpServerOptions, type FrontEndOptions } from "../proxy/front-end.js";
 import type { ProxiedRequest } from "../proxy/request.js";
-import type { CertStore } from "../tls/cert-store.js";
+import type { CertStore, ClientTlsOptions } from "../tls/cert-store.js";
 import { createMtlsUpstream } from "../upstream/pool.js";
 import type { Upstream } from "../upstream/upstream.js";
 
@@ -44,39 +49,24 @@ type ConnectionListener = (this: Server, socket: Socket) => void;
 
 export class OutboundListener {
   readonly server: Server;
-  readonly name: string;
+  name: string;
   private upstream: Upstream;
   private readonly frontEnd: FrontEnd;
   /** HTTP/2 connections' server; it never listens: the HTTP server hands it the sockets that open with the HTTP/2 preface. */
   private readonly http2: Http2Server;
   /** The HTTP server's own connection handler, called for sockets that speak HTTP/1.1. */
   private readonly http1: ConnectionListener;
-  private readonly unsubscribe: () => void;
-  /** The Host sent upstream (its authority), computed once; null passes the client's (preserveHost). */
-  private readonly upstreamHost: string | null;
+  private unsubscribe: () => void;
+  /** The Host sent upstream (its authority), computed once per config; null passes the client's (preserveHost). */
+  private upstreamHost: string | null;
 
-  constructor(private readonly options: OutboundOptions) {
+  constructor(private options: OutboundOptions) {
     const { config, limits, certStore } = options;
     this.name = config.name;
     this.upstreamHost = upstreamHost(config);
-    const logger = options.logger.child({ listener: config.name });
-    this.frontEnd = new FrontEnd({
-      name: config.name,
-      limits,
-      metrics: options.metrics,
-      logger,
-      accessLog: options.accessLog,
-      openConnection: (socket) => this.openConnection(socket),
-      handle: (exchange, request) => this.handle(exchange, request),
-    });
+    this.frontEnd = new FrontEnd(this.frontEndOptions(options));
     this.upstream = createMtlsUpstream(config, limits, certStore.current.clientOptions);
-    // New material: new connections present the new certificate and trust the new CA.
-    // The old upstream finishes its in-flight requests, then closes.
-    this.unsubscribe = certStore.subscribe((next) => {
-      const previous = this.upstream;
-      this.upstream = createMtlsUpstream(config, limits, next.clientOptions);
-      void previous.close();
-    });
+    this.unsubscribe = this.follow(certStore);
     this.server = createServer(httpServerOptions(limits));
     this.server.maxConnections = limits.maxConnections;
     // http.Server attaches HTTP/1.1 to every connection through its one "connection" listener; it is
@@ -89,12 +79,45 @@ export class OutboundListener {
     this.http2 = createHttp2Server(http2ServerOptions(limits));
     this.frontEnd.serve(this.server);
     this.frontEnd.serveHttp2(this.http2);
-    if (!isLoopback(config.listen.host)) {
-      logger.warn(
-        { event: "outbound_not_loopback", listen: config.listen.text },
-        `outbound listener "${config.name}" listens on ${config.listen.text}, beyond loopback: anything that can reach it can call ${config.upstream} with this service's identity`,
-      );
+  }
+
+  /** Takes a reloaded config for the same address (see above). */
+  reconfigure(options: OutboundOptions): void {
+    const previous = this.options;
+    this.options = options;
+    this.name = options.config.name;
+    this.upstreamHost = upstreamHost(options.config);
+    this.frontEnd.reconfigure(this.frontEndOptions(options), { http1: this.server, http2: this.http2 });
+    this.server.maxConnections = options.limits.maxConnections;
+    if (options.certStore !== previous.certStore) {
+      this.unsubscribe();
+      this.unsubscribe = this.follow(options.certStore);
     }
+    this.replaceUpstream(options.certStore.current.clientOptions);
+  }
+
+  private frontEndOptions(options: OutboundOptions): FrontEndOptions {
+    return {
+      name: options.config.name,
+      limits: options.limits,
+      metrics: options.metrics,
+      logger: options.logger.child({ listener: options.config.name }),
+      accessLog: options.accessLog,
+      openConnection: (socket) => this.openConnection(socket),
+      handle: (exchange, request) => this.handle(exchange, request),
+    };
+  }
+
+  /** New material: new connections present the new certificate and trust the new CA. */
+  private follow(certStore: CertStore): () => void {
+    return certStore.subscribe((next) => this.replaceUpstream(next.clientOptions));
+  }
+
+  /** New requests go to a new upstream; the old one finishes its in-flight requests, then closes. */
+  private replaceUpstream(tls: ClientTlsOptions): void {
+    const previous = this.upstream;
+    this.upstream = createMtlsUpstream(this.options.config, this.options.limits, tls);
+    void previous.close();
   }
 
   listen(): Promise<AddressInfo> {

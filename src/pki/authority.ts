@@ -6,7 +6,7 @@
  * spells a subject out exactly (order, repeats, multi-valued RDNs, string
  * types) for tests of how names are read.
  */
-import { randomBytes, webcrypto } from "node:crypto";
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from "node:crypto";
 import { x509 } from "./x509.js";
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -101,6 +101,36 @@ export async function createCa(options: SubjectFields & { notBefore?: Date; notA
     extensions: await caExtensions(keys.publicKey),
   });
   return authority(cert, keys, keyType, []);
+}
+
+/**
+ * A CA from its PEM certificate and unencrypted private key (PKCS#8, SEC1 or
+ * PKCS#1), such as `guardpost pki init` writes. ECDSA P-256 and P-384 and
+ * RSA keys can sign.
+ */
+export async function loadCa(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  const nodeCert = new X509Certificate(certPem);
+  const privateKey = createPrivateKey(keyPem);
+  if (!nodeCert.checkPrivateKey(privateKey)) throw new Error("the CA's private key does not match its certificate");
+  const details = nodeCert.publicKey.asymmetricKeyDetails ?? {};
+  let keyType: KeyType;
+  let importAlgorithm: webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
+  if (nodeCert.publicKey.asymmetricKeyType === "ec" && (details.namedCurve === "prime256v1" || details.namedCurve === "secp384r1")) {
+    keyType = details.namedCurve === "prime256v1" ? "p256" : "p384";
+    importAlgorithm = { name: "ECDSA", namedCurve: keyType === "p256" ? "P-256" : "P-384" };
+  } else if (nodeCert.publicKey.asymmetricKeyType === "rsa") {
+    keyType = "rsa2048";
+    importAlgorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  } else {
+    throw new Error(`the CA's key type (${nodeCert.publicKey.asymmetricKeyType} ${details.namedCurve ?? ""}) cannot sign here; use ECDSA P-256, P-384 or RSA`);
+  }
+  const pkcs8 = privateKey.export({ type: "pkcs8", format: "der" });
+  const spki = nodeCert.publicKey.export({ type: "spki", format: "der" });
+  const keys: CryptoKeyPair = {
+    privateKey: await webcrypto.subtle.importKey("pkcs8", pkcs8, importAlgorithm, true, ["sign"]),
+    publicKey: await webcrypto.subtle.importKey("spki", spki, importAlgorithm, true, ["verify"]),
+  };
+  return authority(new x509.X509Certificate(certPem), keys, keyType, []);
 }
 
 async function authority(cert: x509.X509Certificate, keys: CryptoKeyPair, keyType: KeyType, parents: readonly x509.X509Certificate[]): Promise<CertificateAuthority> {

@@ -96,6 +96,20 @@ export function http2ServerOptions(limits: Limits): Http2ServerOptions {
   };
 }
 
+/**
+ * Applies `limits` to an HTTP/1.1 server that is already listening (a
+ * config reload): what Node reads per connection or per request changes for
+ * new connections; the TLS handshake timeout and the sweep interval keep
+ * the values the listener was bound with.
+ */
+export function applyServerLimits(server: HttpServer, limits: Limits): void {
+  server.headersTimeout = limits.headersTimeout;
+  server.requestTimeout = limits.requestTimeout;
+  server.keepAliveTimeout = limits.idleTimeout;
+  // Node reads the server's maxHeaderSize when it sets up each connection's parser.
+  (server as HttpServer & { maxHeaderSize: number }).maxHeaderSize = limits.maxHeaderSize;
+}
+
 /** How often a draining server looks for connections that finished their last response. */
 const DRAIN_SWEEP_MS = 50;
 
@@ -120,15 +134,38 @@ const HTTP_09: Rejection = Object.freeze({ code: "GP_ERR_BAD_REQUEST", reason: "
 const HTTP_10_CHUNKED: Rejection = Object.freeze({ code: "GP_ERR_BAD_REQUEST", reason: "Transfer-Encoding in an HTTP/1.0 request (chunked framing is HTTP/1.1's)", close: true });
 
 export class FrontEnd implements DrainState {
-  readonly accounting: Accounting;
+  accounting!: Accounting;
   private drainBegun = false;
-  private readonly maxConnectionAge: number;
-  private readonly tooManyHeaders: Rejection;
-  private readonly tooManyTrailers: Rejection;
+  private maxConnectionAge!: number;
+  private tooManyHeaders!: Rejection;
+  private tooManyTrailers!: Rejection;
   /** Open HTTP/2 sessions, told to go away on drain. */
   private readonly sessions = new Set<ServerHttp2Session>();
 
-  constructor(private readonly options: FrontEndOptions) {
+  constructor(private options: FrontEndOptions) {
+    this.derive(options);
+  }
+
+  /**
+   * A config reload: new requests and streams are handled, counted and
+   * logged with `options`; those under way finish with what they began with.
+   * `servers` take the new limits for what Node reads per connection or
+   * session (see applyServerLimits).
+   */
+  reconfigure(options: FrontEndOptions, servers: { http1?: HttpServer; http2?: Http2Server }): void {
+    this.options = options;
+    this.derive(options);
+    if (servers.http1) {
+      applyServerLimits(servers.http1, options.limits);
+      servers.http1.maxHeadersCount = nodeMaxHeadersCount(options.limits.maxHeaderCount);
+    }
+    if (servers.http2) {
+      servers.http2.updateSettings(http2ServerOptions(options.limits).settings!);
+      servers.http2.setTimeout(options.limits.idleTimeout);
+    }
+  }
+
+  private derive(options: FrontEndOptions): void {
     this.accounting = new Accounting(options.name, options.metrics, options.accessLog, options.logger);
     this.maxConnectionAge = options.limits.maxConnectionAge === 0 ? Infinity : options.limits.maxConnectionAge;
     this.tooManyHeaders = Object.freeze({ code: "GP_ERR_HEADERS_TOO_LARGE", reason: `more than ${options.limits.maxHeaderCount} header fields` });

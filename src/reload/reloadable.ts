@@ -7,6 +7,12 @@
  * guardpost_reloads_total{result="error"} counts it. Start-up uses the same
  * path and fails instead of keeping an old value.
  *
+ * A rotation can be seen half-written (the new certificate, the old key).
+ * With `settleMs`, a watcher-driven check that fails first waits that long
+ * (the watcher's debounce window) and looks again: if the files settle into
+ * something valid meanwhile, the reload is logged at info and counted once,
+ * as a success; only a failure that outlasts the window is an error.
+ *
  * After a commit the subscribers (listeners applying new TLS options, pools
  * being replaced) are told one by one, each isolated from the others: one
  * that throws is logged and counted, and the rest still hear of the change.
@@ -38,6 +44,10 @@ export interface ReloadableOptions<T> {
   readonly load: (read: ReadFile, previous: T | undefined) => T | Promise<T>;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** How long a watcher-driven failure may take to settle before it is reported (see above); 0 reports at once. */
+  readonly settleMs?: number;
+  /** Adds context to an error before it is logged (the config key and line that named the file). */
+  readonly explain?: (err: GuardpostError) => GuardpostError;
 }
 
 export class Reloadable<T> {
@@ -46,6 +56,8 @@ export class Reloadable<T> {
   private failedHash = "";
   private queue: Promise<unknown> = Promise.resolve();
   private readonly subscribers = new Set<Subscriber<T>>();
+  /** While a failure waits to see whether the files settle: when the wait ends, and the timer that looks again then. */
+  private settling: { readonly until: number; readonly timer: NodeJS.Timeout } | undefined;
 
   constructor(private readonly options: ReloadableOptions<T>) {}
 
@@ -66,6 +78,12 @@ export class Reloadable<T> {
   subscribe(subscriber: Subscriber<T>): () => void {
     this.subscribers.add(subscriber);
     return () => this.subscribers.delete(subscriber);
+  }
+
+  /** Stops a pending settle re-check; the unit is no longer in service. */
+  dispose(): void {
+    clearTimeout(this.settling?.timer);
+    this.settling = undefined;
   }
 
   /** The first load: throws on invalid material, since there is nothing to fall back to. */
@@ -96,19 +114,50 @@ export class Reloadable<T> {
       if (!force && (snapshot.hash === this.contentHash || snapshot.hash === this.failedHash)) return "unchanged";
       next = await this.options.load(snapshot.read, this.value);
     } catch (err) {
+      const raw = isGuardpostError(err) ? err : new GuardpostError("GP_ERR_FILE_READ", String(err));
+      const error = this.options.explain?.(raw) ?? raw;
+      if (!force && this.waitToSettle(error)) return "failed";
+      this.endSettling();
       if (snapshot) this.failedHash = snapshot.hash;
       metrics.reload(kind, "error");
-      const error = isGuardpostError(err) ? err : new GuardpostError("GP_ERR_FILE_READ", String(err));
       logger.error(
         { event: "reload_failed", kind, unit: name, code: error.code, file: error.file, error: error.format() },
-        `${kind} reload refused, previous ${kind === "tls" ? "material" : "ACL"} stays in service: ${error.format()}`,
+        `${kind} reload refused, ${WHAT_STAYS[kind]} stays in service: ${error.format()}`,
       );
       return "failed";
     }
+    const settled = this.settling !== undefined;
+    this.endSettling();
     this.commit(next, snapshot.hash);
     metrics.reload(kind, "success");
-    logger.info({ event: "reloaded", kind, unit: name }, `${kind} reloaded: ${name}`);
+    logger.info({ event: "reloaded", kind, unit: name, ...(settled ? { settled: true } : {}) }, `${kind} reloaded: ${name}${settled ? " (the files were half-written at first, and settled)" : ""}`);
     return "swapped";
+  }
+
+  /**
+   * Whether a failure is held back for now: the first one starts a wait of
+   * `settleMs` and a re-check at its end; further failures within it stay
+   * quiet. The re-check at the end reports whatever is still wrong.
+   */
+  private waitToSettle(error: GuardpostError): boolean {
+    const settleMs = this.options.settleMs ?? 0;
+    if (settleMs <= 0) return false;
+    const now = Date.now();
+    if (this.settling !== undefined) return now < this.settling.until;
+    const timer = setTimeout(() => void this.check(false), settleMs);
+    timer.unref();
+    this.settling = { until: now + settleMs, timer };
+    const { kind, name, logger } = this.options;
+    logger.info(
+      { event: "reload_waiting", kind, unit: name, code: error.code, file: error.file, error: error.format() },
+      `${kind} files not consistent yet (${error.format()}); looking again in ${settleMs} ms, in case a rotation is half-written`,
+    );
+    return true;
+  }
+
+  private endSettling(): void {
+    clearTimeout(this.settling?.timer);
+    this.settling = undefined;
   }
 
   private commit(next: T, hash: string): void {
@@ -127,6 +176,8 @@ export class Reloadable<T> {
     }
   }
 }
+
+const WHAT_STAYS: Readonly<Record<ReloadKind, string>> = { tls: "the previous material", acl: "the previous ACL", config: "the running config" };
 
 interface Snapshot {
   readonly hash: string;

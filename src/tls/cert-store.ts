@@ -11,8 +11,8 @@ import type { SecureContextOptions } from "node:tls";
 import type { Metrics } from "../admin/metrics.js";
 import type { TlsConfig } from "../config/schema.js";
 import type { Logger } from "../log/logger.js";
-import { Reloadable, type Subscriber } from "../reload/reloadable.js";
-import { contextOptions, loadTlsMaterial, type TlsMaterial } from "./material.js";
+import { Reloadable, type ReloadableOptions, type Subscriber } from "../reload/reloadable.js";
+import { contextOptions, loadTlsMaterial, type MaterialRequirements, type TlsMaterial } from "./material.js";
 
 /** Warn when this fraction of the service certificate's lifetime is left. */
 const EXPIRY_WARNING_FRACTION = 0.2;
@@ -65,31 +65,53 @@ export function trustChanged(next: TlsState, previous: TlsState): boolean {
   return next.material.trustHash !== previous.material.trustHash;
 }
 
+export interface CertStoreOptions {
+  /** What the config asks of the material (clientAuth when there are outbound listeners); a reload is held to it too. */
+  readonly requirements?: MaterialRequirements;
+  readonly settleMs?: ReloadableOptions<TlsState>["settleMs"];
+  readonly explain?: ReloadableOptions<TlsState>["explain"];
+}
+
 export class CertStore {
   readonly reloadable: Reloadable<TlsState>;
+  readonly requirements: MaterialRequirements;
   private expiryTimer: NodeJS.Timeout | undefined;
 
+  private active = false;
+
   constructor(
-    config: TlsConfig,
+    readonly config: TlsConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    options: CertStoreOptions = {},
   ) {
+    this.requirements = options.requirements ?? {};
+    const requirements = this.requirements;
     const files = [config.cert, config.key, config.ca, ...(config.crl === null ? [] : [config.crl])];
     this.reloadable = new Reloadable({
       kind: "tls",
       name: "tls",
       files,
-      load: async (read, previous) => deriveState(await loadTlsMaterial(config, read), previous),
+      load: async (read, previous) => deriveState(await loadTlsMaterial(config, read, Date.now(), requirements), previous),
       logger,
       metrics,
+      settleMs: options.settleMs,
+      explain: options.explain,
     });
-    this.reloadable.subscribe((next) => this.updateExpiry(next.material));
+    this.reloadable.subscribe((next) => {
+      if (this.active) this.updateExpiry(next.material);
+    });
   }
 
+  /** Loads and validates the material; nothing in service changes until `activate`. */
   async start(): Promise<TlsState> {
-    const state = await this.reloadable.start();
-    this.updateExpiry(state.material);
-    return state;
+    return this.reloadable.start();
+  }
+
+  /** Puts this store in service: its expiry gauges and warning (a config reload prepares a store before it commits it). */
+  activate(): void {
+    this.active = true;
+    this.updateExpiry(this.material);
   }
 
   get current(): TlsState {
@@ -106,6 +128,7 @@ export class CertStore {
   }
 
   stop(): void {
+    this.active = false;
     clearTimeout(this.expiryTimer);
   }
 

@@ -3,7 +3,7 @@
  * guardpost_tls_handshake_failures_total{reason} plus the library's detail
  * for the log. Node sends no alert for an untrusted client certificate; the
  * socket's authorizationError is the only place the verification result is
- * visible.
+ * visible (see src/tls/refusal.ts).
  */
 
 const VERIFY_REASONS: ReadonlyMap<string, string> = new Map([
@@ -44,10 +44,15 @@ export interface HandshakeFailure {
   readonly detail: string;
 }
 
+/** The metric's reason for a verification error code (authorizationError). */
+export function verifyReason(code: string): string {
+  return VERIFY_REASONS.get(code) ?? "verify_failed";
+}
+
 export function handshakeFailure(error: Error & { code?: string }, authorizationError: unknown): HandshakeFailure {
   if (authorizationError) {
     const code = String((authorizationError as { code?: string }).code ?? authorizationError);
-    return { reason: VERIFY_REASONS.get(code) ?? "verify_failed", detail: code };
+    return { reason: verifyReason(code), detail: code };
   }
   const code = error.code ?? "";
   for (const [pattern, reason] of TLS_ERROR_REASONS) if (pattern.test(code) || pattern.test(error.message)) return { reason, detail: code || error.message };

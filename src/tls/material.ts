@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import { GuardpostError, type ErrorCode } from "../errors.js";
 import type { TlsConfig } from "../config/schema.js";
+import { certificateFacts, fitsAsClient, fitsAsServer } from "../pki/inspect.js";
 import { x509 } from "../pki/x509.js";
 
 /** Certificates that are not yet valid by less than this are accepted: clocks drift between hosts. */
@@ -23,6 +24,8 @@ export interface TlsMaterial {
   readonly caPem: string;
   readonly crlPem: string | null;
   readonly leaf: X509Certificate;
+  /** The certificates of the cert file: the leaf, then any intermediates sent with it. */
+  readonly chain: readonly X509Certificate[];
   readonly privateKey: KeyObject;
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -73,11 +76,22 @@ function utc(date: Date): string {
   return date.toISOString().replace(".000Z", "Z");
 }
 
+/** What the configuration asks of the material beyond being valid. */
+export interface MaterialRequirements {
+  /** Outbound listeners present the service certificate as a client certificate: it needs clientAuth too. */
+  readonly clientAuth?: boolean;
+}
+
 /**
  * Reads and validates the material named by `paths`. Throws a GuardpostError
  * naming the offending file; never returns something half-valid.
  */
-export async function loadTlsMaterial(paths: TlsConfig, read: (file: string) => string = readUtf8, now: number = Date.now()): Promise<TlsMaterial> {
+export async function loadTlsMaterial(
+  paths: TlsConfig,
+  read: (file: string) => string = readUtf8,
+  now: number = Date.now(),
+  requirements: MaterialRequirements = {},
+): Promise<TlsMaterial> {
   const certPem = readMaterialFile(read, paths.cert, "GP_ERR_TLS_CERT", "certificate");
   const keyPem = readMaterialFile(read, paths.key, "GP_ERR_TLS_KEY", "private key");
   const caPem = readMaterialFile(read, paths.ca, "GP_ERR_TLS_CA", "CA bundle");
@@ -105,7 +119,30 @@ export async function loadTlsMaterial(paths: TlsConfig, read: (file: string) => 
     throw new GuardpostError("GP_ERR_TLS_KEY", `the private key does not match the certificate in ${paths.cert}`, { file: paths.key });
   }
 
+  // Usages the handshake will check, refused here rather than by every peer.
+  const facts = certificateFacts(leaf);
+  const server = fitsAsServer(facts);
+  if (!server.fits) throw new GuardpostError("GP_ERR_TLS_CERT", `the certificate cannot serve as this service's certificate: ${server.problems.join("; ")}. Issue it with serverAuth (guardpost pki issue --server)`, { file: paths.cert });
+  const client = fitsAsClient(facts);
+  if (requirements.clientAuth && !client.fits) {
+    throw new GuardpostError(
+      "GP_ERR_TLS_CERT",
+      `outbound listeners present this certificate to servers as a client certificate, and ${client.problems.join("; ")}: every outbound call would fail. Issue it with both usages (guardpost pki issue --server --client)`,
+      { file: paths.cert },
+    );
+  }
+
   const caCertificates = certificates(caPem, paths.ca, "GP_ERR_TLS_CA", "the CA bundle");
+  caCertificates.forEach((ca, index) => {
+    const caFacts = certificateFacts(ca);
+    if (!caFacts.isCa) {
+      throw new GuardpostError(
+        "GP_ERR_TLS_CA",
+        `certificate #${index + 1} in the CA bundle (${caFacts.subject}) is not a CA certificate (no basicConstraints CA:TRUE): it cannot vouch for any peer; put the CA that issued it here`,
+        { file: paths.ca },
+      );
+    }
+  });
   const crl = crlPem === null ? null : await validateCrl(crlPem, paths.crl!, caCertificates, now);
 
   try {
@@ -122,6 +159,7 @@ export async function loadTlsMaterial(paths: TlsConfig, read: (file: string) => 
     caPem,
     crlPem,
     leaf,
+    chain: Object.freeze(chain),
     privateKey,
     notBefore,
     notAfter,

@@ -5,7 +5,7 @@
  */
 import type { AnswerCode } from "../errors.js";
 
-export type UpstreamErrorKind = "connect" | "connect_timeout" | "timeout" | "reset" | "protocol" | "tls" | "identity" | "other";
+export type UpstreamErrorKind = "connect" | "connect_timeout" | "timeout" | "reset" | "protocol" | "tls" | "tls_alert" | "identity" | "other";
 
 export interface UpstreamFailure {
   readonly code: AnswerCode;
@@ -46,6 +46,51 @@ export class UpstreamProtocolError extends Error {
   }
 }
 
+/**
+ * The upstream ended the TLS connection with an alert (it refused this
+ * service's certificate, most often). Raised in place of "the connection
+ * closed" when, under TLS 1.3, the alert arrives after the handshake and
+ * undici reports only the close that follows it.
+ */
+export class UpstreamTlsAlertError extends Error {
+  constructor(readonly alert: string) {
+    super(`the upstream sent TLS alert ${alert}`);
+    this.name = "UpstreamTlsAlertError";
+  }
+}
+
+/** The TLS alert an error reports having received (OpenSSL's ERR_SSL_..._ALERT_<NAME>), as RFC 8446 names it; undefined for any other error. */
+export function tlsAlertOf(err: unknown): string | undefined {
+  if (err instanceof UpstreamTlsAlertError) return err.alert;
+  const error = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  for (const code of [error?.code, error?.cause?.code]) {
+    const match = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)$/.exec(String(code ?? ""));
+    if (match) return match[1]!.toLowerCase();
+  }
+  return undefined;
+}
+
+/** What an alert from the upstream most likely means for guardpost, which presented tls.cert as its client certificate. */
+const ALERT_MEANINGS: ReadonlyMap<string, string> = new Map([
+  ["unknown_ca", "it does not trust the CA that issued this service's certificate (tls.cert)"],
+  ["certificate_expired", "it finds this service's certificate expired"],
+  ["certificate_revoked", "it finds this service's certificate revoked"],
+  ["unsupported_certificate", "it refuses this service's certificate for client authentication (does its extended key usage include clientAuth?)"],
+  ["bad_certificate", "it refuses this service's certificate"],
+  ["certificate_unknown", "it refuses this service's certificate"],
+  ["certificate_required", "it requires a client certificate and got none"],
+  ["access_denied", "it refuses access to this service's certificate"],
+  ["decrypt_error", "it could not verify this service's certificate or signature"],
+  ["handshake_failure", "it shares no TLS parameters with guardpost, or refused this service's certificate"],
+  ["protocol_version", "it shares no TLS version with guardpost (see tls.minVersion)"],
+  ["insufficient_security", "it wants stronger ciphers than guardpost offered"],
+]);
+
+function alertFailure(alert: string): UpstreamFailure {
+  const meaning = ALERT_MEANINGS.get(alert) ?? "it ended the TLS connection";
+  return { code: "GP_ERR_UPSTREAM_TLS_ALERT", kind: "tls_alert", reason: `the upstream refused the TLS connection with alert ${alert}: ${meaning}` };
+}
+
 const CONNECT_ERRORS: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ENOENT", "EACCES", "ECONNABORTED"]);
 const RESET_ERRORS: ReadonlySet<string> = new Set([
   "ECONNRESET",
@@ -68,6 +113,8 @@ export function classifyUpstreamError(err: unknown): UpstreamFailure {
   }
   if (err instanceof UpstreamProtocolError) return { code: "GP_ERR_GRPC_UPSTREAM", kind: "protocol", reason: err.message };
   if (err instanceof UpstreamResetError) return { code: "GP_ERR_UPSTREAM_UNREACHABLE", kind: "reset", reason: err.message };
+  const alert = tlsAlertOf(err);
+  if (alert !== undefined) return alertFailure(alert);
   const error = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   const code = error?.code ?? error?.cause?.code ?? "";
   if (code === "UND_ERR_CONNECT_TIMEOUT") return { code: "GP_ERR_UPSTREAM_TIMEOUT", kind: "connect_timeout", reason: "connecting to the upstream timed out" };

@@ -16,7 +16,7 @@ import { anyOf } from "../acl/principal.js";
 import type { Limits, OutboundConfig, UpstreamTarget } from "../config/schema.js";
 import { peerAttributesFromCertificate } from "../identity/peer.js";
 import type { ClientTlsOptions } from "../tls/cert-store.js";
-import { UpstreamIdentityError, UpstreamProtocolError } from "./errors.js";
+import { classifyUpstreamError, tlsAlertOf, UpstreamIdentityError, UpstreamProtocolError, UpstreamTlsAlertError } from "./errors.js";
 import { Http2Upstream } from "./h2.js";
 import { failDispatch, PoolUpstream, type Upstream, type UpstreamRequest } from "./upstream.js";
 
@@ -62,7 +62,7 @@ function identityProblem(config: OutboundConfig, socket: TLSSocket): UpstreamIde
  * The identity check runs when the handshake completes, before anyone else
  * hears of the connection, so no request byte reaches a server that fails it.
  */
-function connectMtls(config: OutboundConfig, tls: ClientTlsOptions, protocols: readonly string[]): TLSSocket {
+function connectMtls(config: OutboundConfig, tls: ClientTlsOptions, protocols: readonly string[], alerts: AlertRecorder): TLSSocket {
   const url = new URL(config.upstream);
   const socket = tlsConnect({
     host: url.hostname.replace(/^\[|\]$/g, ""),
@@ -75,11 +75,52 @@ function connectMtls(config: OutboundConfig, tls: ClientTlsOptions, protocols: r
     rejectUnauthorized: true,
     ALPNProtocols: [...protocols],
   });
+  alerts.watch(socket);
   socket.once("secureConnect", () => {
     const problem = identityProblem(config, socket);
     if (problem !== null) socket.destroy(problem);
   });
   return socket;
+}
+
+/** How long after a TLS alert on one connection a closed connection of the same upstream is put down to it. */
+const ALERT_WINDOW_MS = 5_000;
+
+/**
+ * The TLS alerts an upstream's connections received. Under TLS 1.3 a server
+ * refuses a client certificate after the client's handshake is complete: the
+ * alert arrives as an error on the socket, and the request that was sent
+ * meanwhile fails only with "the other side closed" (undici reports the close,
+ * not the error before it). The alert is kept here so that failure can say
+ * which alert it was.
+ */
+class AlertRecorder {
+  private last: { readonly alert: string; readonly at: number } | null = null;
+
+  watch(socket: TLSSocket): void {
+    socket.prependListener("error", (err) => {
+      const alert = tlsAlertOf(err);
+      if (alert !== undefined) this.last = { alert, at: Date.now() };
+    });
+  }
+
+  /** `err`, or the alert that explains it when it is a closed connection shortly after one. */
+  explain(err: Error): Error {
+    if (this.last === null || Date.now() - this.last.at > ALERT_WINDOW_MS || tlsAlertOf(err) !== undefined) return err;
+    return classifyUpstreamError(err).kind === "reset" ? new UpstreamTlsAlertError(this.last.alert) : err;
+  }
+}
+
+/** `handler` with its errors passed through `explain` first. */
+function explainingHandler(handler: Dispatcher.DispatchHandler, explain: (err: Error) => Error): Dispatcher.DispatchHandler {
+  return {
+    onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+    onRequestUpgrade: (controller, statusCode, headers, socket) => handler.onRequestUpgrade?.(controller, statusCode, headers, socket),
+    onResponseStart: (controller, statusCode, headers, statusMessage) => handler.onResponseStart?.(controller, statusCode, headers, statusMessage),
+    onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
+    onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
+    onResponseError: (controller, error) => handler.onResponseError?.(controller, explain(error)),
+  };
 }
 
 /**
@@ -94,13 +135,14 @@ export class NegotiatedUpstream implements Upstream {
   private asking: Promise<void> | null = null;
   private readonly h2: Http2Upstream;
   private readonly h1: PoolUpstream;
+  private readonly alerts = new AlertRecorder();
 
   constructor(
     private readonly config: OutboundConfig,
     private readonly limits: Limits,
     private readonly tls: ClientTlsOptions,
   ) {
-    this.h2 = new Http2Upstream({ origin: config.upstream, limits, idleMs: UPSTREAM_KEEP_ALIVE_MS, createConnection: () => connectMtls(config, tls, ["h2"]) });
+    this.h2 = new Http2Upstream({ origin: config.upstream, limits, idleMs: UPSTREAM_KEEP_ALIVE_MS, createConnection: () => connectMtls(config, tls, ["h2"], this.alerts) });
     this.h1 = new PoolUpstream(this.http1Pool());
   }
 
@@ -109,7 +151,12 @@ export class NegotiatedUpstream implements Upstream {
     return this.protocol !== "http/1.1";
   }
 
-  dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
+  dispatch(request: UpstreamRequest, outer: Dispatcher.DispatchHandler): void {
+    const handler = explainingHandler(outer, (err) => this.alerts.explain(err));
+    this.send(request, handler);
+  }
+
+  private send(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
     if (this.protocol === "h2") return this.h2.dispatch(request, handler);
     if (this.protocol === "http/1.1") {
       if (request.needsH2) return failDispatch(handler, new UpstreamProtocolError("the upstream speaks HTTP/1.1, which cannot carry a gRPC call"));
@@ -119,7 +166,7 @@ export class NegotiatedUpstream implements Upstream {
       this.asking = null;
     });
     this.asking.then(
-      () => this.dispatch(request, handler),
+      () => this.send(request, handler),
       (err: Error) => failDispatch(handler, err),
     );
   }
@@ -135,7 +182,7 @@ export class NegotiatedUpstream implements Upstream {
   /** Connects once offering both protocols and keeps the server's choice; the connection is closed again. */
   private ask(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = connectMtls(this.config, this.tls, ["h2", "http/1.1"]);
+      const socket = connectMtls(this.config, this.tls, ["h2", "http/1.1"], this.alerts);
       const timer = setTimeout(() => socket.destroy(Object.assign(new Error("connecting to the upstream timed out"), { code: "UND_ERR_CONNECT_TIMEOUT" })), this.limits.upstreamConnectTimeout);
       socket.once("error", (err) => {
         clearTimeout(timer);
@@ -168,6 +215,7 @@ export class NegotiatedUpstream implements Upstream {
       // the configured serverName must decide both, whatever Host is forwarded.
       connectTls({ ...opts, servername: config.serverName }, (err, socket) => {
         if (err || socket === null) return callback(err ?? new Error("connect failed"), null);
+        this.alerts.watch(socket as TLSSocket);
         const problem = identityProblem(config, socket as TLSSocket);
         if (problem !== null) {
           socket.destroy();

@@ -6,6 +6,8 @@
 import { readFileSync } from "node:fs";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from "yaml";
 import { GuardpostError, type ErrorCode, type SourcePosition } from "../errors.js";
+import { readFailure } from "../text/read-failure.js";
+import { closest } from "../text/suggest.js";
 
 /** A key of a mapping with its value node; the key node carries the position. */
 export interface YamlEntry {
@@ -44,7 +46,11 @@ export class YamlSource {
     if (syntax) {
       const star = unquotedStarKey(text, syntax.pos[0]);
       if (star !== undefined) throw new GuardpostError("GP_ERR_YAML_SYNTAX", `an unquoted * key starts a YAML alias; write "*" (with quotes)`, source.positionAt(star));
-      throw new GuardpostError("GP_ERR_YAML_SYNTAX", conciseYamlMessage(syntax.message), source.positionAt(syntax.pos[0]));
+      if (syntax.code === "BAD_ALIAS" && isBareStar(text, syntax.pos[0])) {
+        throw new GuardpostError("GP_ERR_YAML_SYNTAX", 'an unquoted * starts a YAML alias; to mean "any peer" (or any method, as a key), quote it as "*"', source.positionAt(syntax.pos[0]));
+      }
+      const hint = syntaxHint(text, syntax.code, syntax.pos[0]);
+      throw new GuardpostError("GP_ERR_YAML_SYNTAX", `${conciseYamlMessage(syntax.message)}${hint ? `; ${hint}` : ""}`, source.positionAt(syntax.pos[0]));
     }
     return source;
   }
@@ -55,7 +61,7 @@ export class YamlSource {
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
-      throw new GuardpostError("GP_ERR_FILE_READ", `cannot read file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file }, { cause: err });
+      throw new GuardpostError("GP_ERR_FILE_READ", readFailure(err), { file }, { cause: err });
     }
     return YamlSource.parse(file, text);
   }
@@ -144,7 +150,9 @@ export class YamlSource {
       }
       const key = String(keyNode.value);
       if (allowed && !allowed.includes(key)) {
-        throw this.error("GP_ERR_YAML_UNKNOWN_KEY", keyNode, `unknown key ${JSON.stringify(key)} in ${what} (expected one of ${allowed.join(", ")})`);
+        const suggestion = closest(key, allowed);
+        const guess = suggestion ? `did you mean ${JSON.stringify(suggestion)}? ` : "";
+        throw this.error("GP_ERR_YAML_UNKNOWN_KEY", keyNode, `unknown key ${JSON.stringify(key)} in ${what} (${guess}expected one of ${allowed.join(", ")})`);
       }
       out.push({ key, keyNode, value: this.resolve(pair.value) });
     }
@@ -197,7 +205,10 @@ export class YamlSource {
   }
 
   typeError(node: Node | null, what: string, expected: string): GuardpostError {
-    return this.error("GP_ERR_YAML_TYPE", node, `${what} must be ${expected}, not ${describeNode(node)}`);
+    // `GET:[OU=web]` is one string to YAML: a key needs a space after its colon.
+    const missingSpace = expected !== "a string" && isScalar(node) && node.type === "PLAIN" && typeof node.value === "string" && KEY_WITHOUT_SPACE.exec(node.value);
+    const hint = missingSpace ? `; if ${JSON.stringify(node.value)} was meant as a key and its value, put a space after the colon (${missingSpace[1]}: ${missingSpace[2]})` : "";
+    return this.error("GP_ERR_YAML_TYPE", node, `${what} must be ${expected}, not ${describeNode(node)}${hint}`);
   }
 }
 
@@ -248,6 +259,28 @@ function unquotedStarKey(text: string, offset: number): number | undefined {
   const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
   const match = /^(\s*(?:- )?)\*\s*:/.exec(text.slice(lineStart, offset + 1));
   return match ? lineStart + match[1]!.length : undefined;
+}
+
+/** `key:value` written without the space YAML needs after a key's colon (not a URL's `scheme://`). */
+const KEY_WITHOUT_SPACE = /^([A-Za-z_][\w.-]*|\/[^\s:]*|"\*"):(?!\/\/)(\S.*)$/;
+
+/** A `*` standing alone (`[*]`, `GET: *`), which YAML reads as an alias with no name: "any peer" to the writer. */
+function isBareStar(text: string, offset: number): boolean {
+  return text[offset] === "*" && !/[^\s,[\]{}]/.test(text[offset + 1] ?? " ");
+}
+
+/**
+ * A hint for parser errors whose usual cause the library's message does not
+ * name: a tab in the indentation, or a key without a space after its colon.
+ */
+function syntaxHint(text: string, code: string, offset: number): string | undefined {
+  if (code === "TAB_AS_INDENT") return "YAML indents with spaces only; replace the tab with spaces";
+  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+  const lineEnd = text.indexOf("\n", offset);
+  const line = text.slice(lineStart, lineEnd === -1 ? undefined : lineEnd);
+  const missingSpace = KEY_WITHOUT_SPACE.exec(line.trim().replace(/^- /, ""));
+  if (missingSpace) return `a key needs a space after its colon (${missingSpace[1]}: ${missingSpace[2]})`;
+  return undefined;
 }
 
 /** The yaml library appends "at line N, column M" and a source excerpt; we give the position ourselves. */

@@ -50,8 +50,10 @@ export interface Handshake {
   readonly authorized: boolean;
   /** The TLS session to resume with, once the server sent one. */
   readonly session: Buffer | undefined;
-  /** True when the server answered a request on the connection (a refused client certificate shows here in TLS 1.3). */
+  /** True when the server served a request on the connection. */
   readonly served: boolean;
+  /** The TLS alert guardpost named when it refused the client certificate (its answer before closing); null when not refused. */
+  readonly refusal: string | null;
 }
 
 /**
@@ -63,7 +65,6 @@ export interface Handshake {
 export function handshake(port: number, ca: CertificateAuthority | string, cert: IssuedCertificate | null, options: { session?: Buffer; maxVersion?: "TLSv1.2" | "TLSv1.3" } = {}): Promise<Handshake> {
   return new Promise((resolve) => {
     let session: Buffer | undefined;
-    let served = false;
     let serial = "";
     let resumed = false;
     let authorized = false;
@@ -85,10 +86,14 @@ export function handshake(port: number, ca: CertificateAuthority | string, cert:
       },
     );
     socket.on("session", (s: Buffer) => (session = s));
+    let answer = "";
     socket.on("data", (chunk: Buffer) => {
-      if (chunk.toString("latin1").startsWith("HTTP/1.1 ")) served = true;
+      answer += chunk.toString("latin1");
     });
-    const finish = () => resolve({ serial, resumed, authorized, session, served });
+    const finish = () => {
+      const refusal = /"error":"client_certificate_refused","alert":"([a-z_]+)"/.exec(answer)?.[1] ?? null;
+      resolve({ serial, resumed, authorized, session, served: answer.startsWith("HTTP/1.1 ") && refusal === null, refusal });
+    };
     socket.on("close", finish);
     socket.on("error", () => undefined);
     setTimeout(() => socket.destroy(), 3000).unref();

@@ -10,7 +10,7 @@ describe("guardpost demo (what npm start runs)", () => {
     expect(result.stdout).toMatch(/OU=web,CN=web-01 +GET \/user +200 allowed +yes/);
     expect(result.stdout).toMatch(/OU=web,CN=web-01 +GET \/user \(HTTP\/2\) +200 allowed +yes/);
     expect(result.stdout).toMatch(/OU=marketing,CN=mkt-01 +DELETE \/user +403 denied +yes/);
-    expect(result.stdout).toMatch(/\(no client certificate\) +GET \/user +handshake refused +yes/);
+    expect(result.stdout).toMatch(/\(no client certificate\) +GET \/user +connection refused \(no client certificate\) +yes/);
     expect(result.stdout).not.toMatch(/ NO \(expected/);
     expect(result.stdout).toMatch(/curl --cacert \S+\/ca\.crt --cert \S+\/web\.crt --key \S+\/web\.key https:\/\/localhost:\d+\/user/);
   });

@@ -28,10 +28,20 @@ beforeAll(async () => {
   proxy = await startProxy({ ca, acl: ACL, upstream: upstream.url, crl: await ca.crl([revoked]) });
 });
 
-async function refused(cert: IssuedCertificate | null, caOverride?: CertificateAuthority): Promise<void> {
+/**
+ * The connection is refused: the client is told why (403, the TLS alert a
+ * TLS server would have sent) and the connection closes; its request never
+ * reaches the ACL or the upstream, and nothing counts it as a request.
+ */
+async function refused(cert: IssuedCertificate | null, alert: string, caOverride?: CertificateAuthority): Promise<void> {
   const mark = upstream.received.length;
-  await expect(mtlsClient(caOverride ?? ca, cert).request(`${proxy.url}/anything`)).rejects.toThrow();
+  const requests = await metricValue(proxy.adminUrl, "guardpost_requests_total", { listener: "inbound" });
+  const res = await mtlsClient(caOverride ?? ca, cert).request(`${proxy.url}/anything`);
+  expect(res.status).toBe(403);
+  expect(res.headers.connection).toBe("close");
+  expect(res.json()).toMatchObject({ error: "client_certificate_refused", alert });
   expect(upstream.received.length).toBe(mark);
+  expect(await metricValue(proxy.adminUrl, "guardpost_requests_total", { listener: "inbound" })).toBe(requests);
 }
 
 async function failures(reason: string): Promise<number> {
@@ -45,22 +55,22 @@ describe("inbound handshake: who gets in", () => {
   });
 
   test.each([
-    ["no client certificate", "no_certificate", async () => null],
-    ["a certificate from a foreign CA", "untrusted", async () => (await createCa()).issue({ cn: "foreign", ou: "web" })],
-    ["an expired certificate", "expired", async () => ca.issue({ cn: "old", ou: "web", notBefore: new Date(Date.now() - 7_200_000), notAfter: new Date(Date.now() - 3_600_000) })],
-    ["a certificate not yet valid", "not_yet_valid", async () => ca.issue({ cn: "future", ou: "web", notBefore: new Date(Date.now() + 3_600_000), notAfter: new Date(Date.now() + 7_200_000) })],
-    ["a revoked certificate", "revoked", async () => revoked],
-    ["a certificate whose EKU lacks clientAuth", "bad_key_usage", async () => ca.issue({ cn: "server-only", ou: "web", eku: ["serverAuth"] })],
-  ])("%s is refused, counted and logged with reason %s", async (_name, reason, make) => {
+    ["no client certificate", "no_certificate", "certificate_required", async () => null],
+    ["a certificate from a foreign CA", "untrusted", "unknown_ca", async () => (await createCa()).issue({ cn: "foreign", ou: "web" })],
+    ["an expired certificate", "expired", "certificate_expired", async () => ca.issue({ cn: "old", ou: "web", notBefore: new Date(Date.now() - 7_200_000), notAfter: new Date(Date.now() - 3_600_000) })],
+    ["a certificate not yet valid", "not_yet_valid", "bad_certificate", async () => ca.issue({ cn: "future", ou: "web", notBefore: new Date(Date.now() + 3_600_000), notAfter: new Date(Date.now() + 7_200_000) })],
+    ["a revoked certificate", "revoked", "certificate_revoked", async () => revoked],
+    ["a certificate whose EKU lacks clientAuth", "bad_key_usage", "unsupported_certificate", async () => ca.issue({ cn: "server-only", ou: "web", eku: ["serverAuth"] })],
+  ])("%s is refused with reason %s and told alert %s, counted and logged", async (_name, reason, alert, make) => {
     const before = await failures(reason);
-    await refused(await make());
+    await refused(await make(), alert);
     await expect.poll(() => failures(reason)).toBe(before + 1);
     expect(proxy.logs.find({ event: "tls_handshake_failed", reason }).length).toBeGreaterThan(0);
   });
 
   test("a self-signed certificate with the CA's own name is refused", async () => {
     const impostor = await createCa({ cn: "guardpost test CA" });
-    await refused(await impostor.issue({ cn: "impostor", ou: "web" }));
+    await refused(await impostor.issue({ cn: "impostor", ou: "web" }), "unknown_ca");
   });
 
   test("a certificate without an EKU extension is accepted (no EKU means any usage)", async () => {

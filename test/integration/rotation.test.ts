@@ -80,7 +80,8 @@ describe("rotation of our own certificate", () => {
     await expect.poll(() => reloads(proxy, "tls", "error"), { timeout: 2000 }).toBe(1);
     expect((await handshake(proxy.port, ca, web)).serial).toBe(original);
     const [refusal] = proxy.logs.find({ event: "reload_failed", kind: "tls" });
-    expect(refusal?.error).toBe(`${proxy.files.key}: the private key does not match the certificate in ${proxy.files.cert}`);
+    // The error names the file, and the config key and line that named it.
+    expect(refusal?.error).toBe(`${proxy.files.key}: the private key does not match the certificate in ${proxy.files.cert} (tls.key at ${proxy.files.config}:3:8)`);
     expect(await ready(proxy)).toBe(200);
     writeByRename(proxy.files.key, next.key);
     await expectServedSerial(proxy, next.serial);
@@ -181,8 +182,9 @@ describe("rotation of whom we trust", () => {
     expect(refused.status).toBe(403);
     expect(refused.headers.connection).toBe("close");
     expect(refused.json()).toMatchObject({ error: "certificate_untrusted", path: "/x" });
-    // Reconnecting means a new handshake, which the CRL refuses.
-    await expect(open.request(`${proxy.url}/x`)).rejects.toThrow();
+    // Reconnecting means a new handshake, which the CRL refuses: the client is told, and served nothing.
+    const again = await open.request(`${proxy.url}/x`);
+    expect([again.status, again.json()]).toMatchObject([403, { error: "client_certificate_refused", alert: "certificate_revoked" }]);
     expect(upstream.received.slice(mark).length).toBe(0);
     expect(proxy.logs.find({ event: "connection_untrusted", problem: "revoked", serial: victim.serial })).toHaveLength(1);
 
@@ -226,7 +228,7 @@ describe("ACL reload", () => {
     writeInPlace(proxy.files.acl, "version: 1\npaths:\n  /x:\n    GET: [OUU=web]\n");
     await expect.poll(() => reloads(proxy, "acl", "error"), { timeout: 2000 }).toBe(1);
     const [refusal] = proxy.logs.find({ event: "reload_failed", kind: "acl" });
-    expect(refusal?.error).toBe(`${proxy.files.acl}:4:11: unknown attribute "OUU" (expected one of CN, OU, O, L, ST, C, DNS, URI, IP, EMAIL)`);
+    expect(refusal?.error).toBe(`${proxy.files.acl}:4:11: unknown attribute "OUU" (expected one of CN, OU, O, L, ST, C, DNS, URI, IP, EMAIL) (inbound.acl at ${proxy.files.config}:8:8)`);
     expect((await client.request(`${proxy.url}/x`)).status).toBe(403);
     expect(await ready(proxy)).toBe(200);
   });

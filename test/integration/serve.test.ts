@@ -110,18 +110,60 @@ describe("guardpost serve", () => {
     expect(await proc.exited).toBe(0);
   });
 
-  test("an invalid config stops start-up with file:line:col and exit 2", async () => {
+  test("an invalid config stops start-up with file:line:col, the code, a JSON log line and exit 2", async () => {
     writeFiles(dir, { "bad.yaml": "tls:\n  cert: service.crt\ninbound:\n  listen: 127.0.0.1:0\n  upstrem: http://127.0.0.1:1\n" });
     const result = await runCliProcess(["serve", "--config", join(dir, "bad.yaml")]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`${join(dir, "bad.yaml")}:5:3: unknown key "upstrem" in "inbound" (expected one of name, listen, protocols, upstream, acl, shadowAcl, mode, routes)\n`);
+    const message = `${join(dir, "bad.yaml")}:5:3: unknown key "upstrem" in "inbound" (did you mean "upstream"? expected one of name, listen, protocols, upstream, acl, shadowAcl, mode, routes)`;
+    expect(result.stderr).toBe(`${message} [GP_ERR_YAML_UNKNOWN_KEY]\n`);
+    // Log shippers read stdout: the same error is a JSON line there.
+    expect(jsonLines(result.stdout)).toEqual([
+      expect.objectContaining({ level: "fatal", event: "start_failed", code: "GP_ERR_YAML_UNKNOWN_KEY", msg: `guardpost cannot start: ${message}` }),
+    ]);
   });
 
-  test("a missing certificate file stops start-up naming the file", async () => {
+  test("a missing certificate file stops start-up at the config line that names it, saying what belongs there", async () => {
     const file = writeConfig("missing-cert.yaml", { tls: { cert: "nope.crt", key: "service.key", ca: "ca.crt" } });
     const result = await runCliProcess(["serve", "--config", file]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`${join(dir, "nope.crt")}: cannot read certificate: ENOENT\n`);
+    const message = `${file}:2:9: tls.cert names ${join(dir, "nope.crt")}, which does not exist. Expected there: this service's certificate: PEM, the leaf first, then any intermediates (guardpost pki issue writes one)`;
+    expect(result.stderr).toBe(`${message} [GP_ERR_TLS_CERT]\n`);
+    expect(jsonLines(result.stdout)).toContainEqual(expect.objectContaining({ level: "fatal", event: "start_failed", code: "GP_ERR_TLS_CERT", msg: `guardpost cannot start: ${message}` }));
+  });
+
+  test("a missing ACL file stops start-up at the config line that names it (not an internal error)", async () => {
+    const file = writeConfig("missing-acl.yaml", { inbound: { listen: "127.0.0.1:0", upstream: upstream.url, acl: "nope-acl.yaml" } });
+    const result = await runCliProcess(["serve", "--config", file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`^${escapeRegExp(file)}:\\d+:\\d+: inbound\\.acl names ${escapeRegExp(join(dir, "nope-acl.yaml"))}, which does not exist\\. Expected there: an ACL file.* \\[GP_ERR_FILE_READ\\]\\n$`));
+  });
+
+  test("without any config, the error names --config and $GUARDPOST_CONFIG", async () => {
+    const result = await runCliProcess(["serve"], { env: { GUARDPOST_CONFIG: "" } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("no config file: the default, /etc/guardpost/guardpost.yaml, does not exist. Name one with --config FILE or set $GUARDPOST_CONFIG [GP_ERR_FILE_READ]\n");
+    expect(jsonLines(result.stdout)).toEqual([expect.objectContaining({ level: "fatal", event: "start_failed", code: "GP_ERR_FILE_READ" })]);
+  });
+
+  test("a listener that cannot bind stops start-up with GP_ERR_LISTEN on stderr and in the JSON log", async () => {
+    const { proc, url } = await startServe(writeConfig("first.yaml"));
+    const taken = new URL(url).port;
+    const result = await runCliProcess(["serve", "--config", writeConfig("second.yaml", { inbound: { listen: `127.0.0.1:${taken}`, upstream: upstream.url, acl: "acl.yaml" } })]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE \[GP_ERR_LISTEN\]\n$/);
+    expect(jsonLines(result.stdout)).toContainEqual(expect.objectContaining({ level: "fatal", event: "start_failed", code: "GP_ERR_LISTEN" }));
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  });
+
+  test("warnings that --check prints are logged at start-up as JSON lines", async () => {
+    const file = writeConfig("warned.yaml", { outbound: [{ listen: "0.0.0.0:0", upstream: "https://db.internal:8443", unsafeListen: true }] });
+    const proc = spawnCli(["serve", "--config", file]);
+    const warning = await proc.waitForLog({ event: "config_warning" });
+    expect(warning).toMatchObject({ level: "warn", code: "GP_WARN_OUTBOUND_NOT_LOOPBACK", at: { file, line: expect.any(Number), col: expect.any(Number) } });
+    await proc.waitForLog({ event: "started" });
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
   });
 
   test("serve --check validates config, material and ACL without listening", async () => {
@@ -139,7 +181,7 @@ describe("guardpost serve with workers", () => {
     await expect.poll(() => proc.stdout.split("\n").filter((l) => l.includes('"event":"started"')).length, { timeout: 15_000 }).toBe(2);
     const cluster = await proc.waitForLog({ event: "cluster_started" });
     expect(cluster.workers).toBe(2);
-    const pids = new Set(proc.stdout.split("\n").filter((l) => l.includes('"event":"started"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
+    const pids = new Set(jsonLines(proc.stdout).filter((l) => l.event === "started").map((l) => l.pid));
     expect(pids.size).toBe(2);
 
     // Each new connection may land on either worker; all are served.
@@ -149,10 +191,54 @@ describe("guardpost serve with workers", () => {
     const metrics = await (await request(`${admin}/metrics`)).body.text();
     expect(metrics).toContain('guardpost_requests_total{listener="inbound",method="GET",decision="allow",code="200",protocol="http1"} 10');
     expect(metrics).toContain('guardpost_reloads_total{kind="tls",result="error"} 0');
+    // SIGHUP goes to the primary; each worker reloads its own certificates and ACLs.
+    const before = jsonLines(proc.stdout).length;
     proc.child.kill("SIGHUP");
-    await expect.poll(() => proc.stdout.split("\n").filter((l) => l.includes('"event":"signal"')).length).toBeGreaterThanOrEqual(1);
+    const reloadedBy = () => new Set(jsonLines(proc.stdout).slice(before).filter((l) => l.event === "reloaded" && l.kind === "tls").map((l) => l.pid));
+    await expect.poll(reloadedBy, { timeout: 10_000 }).toEqual(pids);
+    expect(jsonLines(proc.stdout).slice(before).filter((l) => l.event === "reloaded" && l.kind === "acl").map((l) => l.pid).sort()).toEqual([...pids].sort());
     proc.child.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
     expect(proc.stdout.split("\n").filter((l) => l.includes('"event":"draining"')).length).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe("cluster supervision", () => {
+  test("a worker that crashes is replaced after a backoff, and /readyz stays 200 while the other serves", async () => {
+    const proc = spawnCli(["serve", "--config", writeConfig("crash.yaml", { workers: 2, admin: { listen: "127.0.0.1:0" } })]);
+    const cluster = await proc.waitForLog({ event: "cluster_started" });
+    await expect.poll(() => jsonLines(proc.stdout).filter((l) => l.event === "started").length, { timeout: 15_000 }).toBe(2);
+    const admin = `http://${cluster.admin as string}`;
+    await expect.poll(async () => (await request(`${admin}/readyz`)).statusCode, { timeout: 10_000 }).toBe(200);
+    const port = (jsonLines(proc.stdout).find((l) => l.event === "started")!.inbound as Record<string, string>).inbound!.split(":").pop();
+    const [victim, survivor] = jsonLines(proc.stdout).filter((l) => l.event === "started").map((l) => l.pid as number);
+
+    process.kill(victim!, "SIGKILL");
+    const exited = await proc.waitForLog({ event: "worker_exited", decision: "restart" });
+    expect(exited.restartInMs).toBe(1000);
+    // One worker is down: the listener still serves on the other, and readiness does not flap.
+    const ready = await request(`${admin}/readyz`);
+    await ready.body.dump();
+    expect(ready.statusCode).toBe(200);
+    expect((await mtlsClient(ca, web, { keepAlive: false }).request(`https://localhost:${port}/fast`)).status).toBe(200);
+    // The replacement starts after the backoff and is a new process.
+    await expect.poll(() => jsonLines(proc.stdout).filter((l) => l.event === "started").length, { timeout: 15_000 }).toBe(3);
+    const replacement = jsonLines(proc.stdout).filter((l) => l.event === "started").at(-1)!.pid;
+    expect(replacement).not.toBe(victim);
+    expect(replacement).not.toBe(survivor);
+
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  });
+});
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -83,6 +83,7 @@ describe("the ACL fixtures", () => {
     ["unknown-group-no-groups.yaml", "a reference must name a group defined elsewhere in the file"],
     ["yaml-syntax.yaml", "not YAML"],
     ["star-key-unquoted.yaml", "not YAML (an unquoted * is an alias)"],
+    ["principal-star-unquoted.yaml", "not YAML (an unquoted * is an alias)"],
   ]);
   const dir = "test/fixtures/acl/invalid";
   const invalid = readdirSync(dir).filter((name) => name.endsWith(".yaml")).sort();

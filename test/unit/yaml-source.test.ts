@@ -16,10 +16,10 @@ describe("YamlSource", () => {
     expect(err.format()).toMatch(/^b\.yaml:\d+:\d+: [^\n]+$/);
   });
 
-  test("an unknown key lists the accepted keys", () => {
+  test("an unknown key lists the accepted keys, and the one it is likely a typo of", () => {
     const src = YamlSource.parse("c.yaml", "tls: {}\nadmn: {}\n");
     const err = failure(() => src.fields(src.root, "the config", ["tls", "admin"]));
-    expect(err.format()).toBe('c.yaml:2:1: unknown key "admn" in the config (expected one of tls, admin)');
+    expect(err.format()).toBe('c.yaml:2:1: unknown key "admn" in the config (did you mean "admin"? expected one of tls, admin)');
   });
 
   test("a wrong type says what was expected and what was found", () => {
@@ -38,7 +38,7 @@ describe("YamlSource", () => {
   test("a missing file is GP_ERR_FILE_READ naming it", () => {
     const err = failure(() => YamlSource.read("/nonexistent/guardpost.yaml"));
     expect(err.code).toBe("GP_ERR_FILE_READ");
-    expect(err.format()).toBe("/nonexistent/guardpost.yaml: cannot read file: ENOENT");
+    expect(err.format()).toBe("/nonexistent/guardpost.yaml: the file does not exist (ENOENT)");
   });
 
   test("a duplicate key is named in full, however it is quoted", () => {
@@ -65,5 +65,47 @@ describe("YamlSource", () => {
       throw new GuardpostError("GP_ERR_PEER_CERT", "not a certificate", { file: "web.pem" });
     };
     expect(failure(() => src.at(peer!.value, inner)).format()).toBe("i.yaml:1:7: web.pem: not a certificate");
+  });
+
+  describe("hints for the mistakes that YAML's own message does not explain", () => {
+    const STAR = 'an unquoted * starts a YAML alias; to mean "any peer" (or any method, as a key), quote it as "*"';
+    test.each([
+      ["GET: [*]", "version: 1\npaths:\n  /x:\n    GET: [*]\n", `4:11: ${STAR}`],
+      ["GET: [*, OU=a]", "version: 1\npaths:\n  /x:\n    GET: [*, OU=a]\n", `4:11: ${STAR}`],
+      ["- * in a block list", "version: 1\npaths:\n  /x:\n    GET:\n      - *\n", `5:9: ${STAR}`],
+    ])("an unquoted * (%s) says to quote it", (_name, text, expected) => {
+      const err = failure(() => YamlSource.parse("s.yaml", text));
+      expect(err.code).toBe("GP_ERR_YAML_SYNTAX");
+      expect(err.format()).toBe(`s.yaml:${expected}`);
+    });
+
+    test("a * that begins an alias name is left to the parser (that is a real alias)", () => {
+      const src = YamlSource.parse("s.yaml", "a: &web [OU=web]\nb: *web\n");
+      expect(src.root).not.toBeNull();
+    });
+
+    test("a tab in the indentation says to indent with spaces", () => {
+      const err = failure(() => YamlSource.parse("t.yaml", "paths:\n\t/x:\n    GET: [OU=a]\n"));
+      expect(err.format()).toBe("t.yaml:2:1: Tabs are not allowed as indentation; YAML indents with spaces only; replace the tab with spaces");
+    });
+
+    test("a key without a space after its colon, where YAML then fails, gets the hint", () => {
+      const err = failure(() => YamlSource.parse("c.yaml", "inbound:\n  listen:8443\n  upstream: http://127.0.0.1:8080\n"));
+      expect(err.format()).toBe("c.yaml:2:3: Implicit keys need to be on a single line; a key needs a space after its colon (listen: 8443)");
+    });
+
+    test("a key without a space after its colon, where YAML reads a string instead of a mapping, gets the hint", () => {
+      const src = YamlSource.parse("a.yaml", "paths:\n  /x:\n    GET:[OU=web]\n");
+      const [paths] = src.entries(src.root, "the ACL");
+      const [path] = src.entries(paths!.value, '"paths"');
+      const err = failure(() => src.map(path!.value, 'path "/x"'));
+      expect(err.format()).toBe('a.yaml:3:5: path "/x" must be a mapping, not the string "GET:[OU=web]"; if "GET:[OU=web]" was meant as a key and its value, put a space after the colon (GET: [OU=web])');
+    });
+
+    test("a URL where a mapping belongs is not mistaken for a missing space", () => {
+      const src = YamlSource.parse("u.yaml", "tls: http://x\n");
+      const [tls] = src.entries(src.root, "the config");
+      expect(failure(() => src.map(tls!.value, '"tls"')).format()).toBe('u.yaml:1:6: "tls" must be a mapping, not the string "http://x"');
+    });
   });
 });

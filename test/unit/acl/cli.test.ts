@@ -72,11 +72,11 @@ describe("guardpost acl test", () => {
       "bad.test.yaml": "acl: api.yaml\ncases:\n  - {peer: OU=web, request: GET /a, expect: allowed}\n",
     });
     const result = await runCli("acl", "test", files["bad.test.yaml"], files["good.test.yaml"]);
-    expect(result).toEqual({ code: 2, stdout: "1 passed, 0 failed\n", stderr: `${files["bad.test.yaml"]}:3:45: "expect" must be allow or deny, not "allowed"\n` });
+    expect(result).toEqual({ code: 2, stdout: "1 passed, 0 failed\n", stderr: `${files["bad.test.yaml"]}:3:45: "expect" must be allow or deny, not "allowed" [GP_ERR_POLICY_BAD_CASE]\n` });
   });
 
   test("without files it is a usage error", async () => {
-    expect(await runCli("acl", "test")).toEqual({ code: 2, stdout: "", stderr: "guardpost acl test: no policy test file given (see guardpost help acl test)\n" });
+    expect(await runCli("acl", "test")).toEqual({ code: 2, stdout: "", stderr: "guardpost acl test: no policy test file given (see guardpost help acl test) [GP_ERR_USAGE]\n" });
   });
 });
 
@@ -90,17 +90,42 @@ describe("guardpost acl check", () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("acl/example.yaml: ok\n");
     expect(result.stderr.split("\n")).toEqual([
-      "acl/missing.yaml: cannot read file: ENOENT",
-      'test/fixtures/acl/invalid/unknown-attribute.yaml:6:12: unknown attribute "OUU" (expected one of CN, OU, O, L, ST, C, DNS, URI, IP, EMAIL)',
+      "acl/missing.yaml: the file does not exist (ENOENT) [GP_ERR_FILE_READ]",
+      'test/fixtures/acl/invalid/unknown-attribute.yaml:6:12: unknown attribute "OUU" (expected one of CN, OU, O, L, ST, C, DNS, URI, IP, EMAIL) [GP_ERR_ACL_UNKNOWN_ATTRIBUTE]',
       "",
     ]);
+  });
+
+  test("a policy test file is recognised, checked as one, and pointed at acl test", async () => {
+    expect(await runCli("acl", "check", "acl/example.yaml", "acl/example.test.yaml")).toEqual({
+      code: 0,
+      stdout: "acl/example.yaml: ok\nacl/example.test.yaml: ok (a policy test file for acl/example.yaml, 20 cases; run them with guardpost acl test acl/example.test.yaml)\n",
+      stderr: "",
+    });
+  });
+
+  test("an invalid policy test file is reported as acl test would report it", async () => {
+    const files = writeFiles(tempDir(), { "api.yaml": "version: 1\npaths:\n  /a:\n    GET: [OU=web]\n", "bad.test.yaml": "acl: api.yaml\ncases:\n  - {peer: OU=web, request: GET /a, expect: allowed}\n" });
+    expect(await runCli("acl", "check", files["bad.test.yaml"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `${files["bad.test.yaml"]}:3:45: "expect" must be allow or deny, not "allowed" [GP_ERR_POLICY_BAD_CASE]\n`,
+    });
+  });
+
+  test("acl test given an ACL file says so and points at acl check", async () => {
+    const result = await runCli("acl", "test", "acl/example.yaml");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'acl/example.yaml: an ACL file, not a policy test file (it has "paths" and no "cases"); validate it with guardpost acl check acl/example.yaml, and give acl test the files whose "acl:" names it [GP_ERR_YAML_MISSING_KEY]\n',
+    );
   });
 
   test("without files, or with an unknown option, it is a usage error", async () => {
     expect((await runCli("acl", "check")).code).toBe(2);
     const result = await runCli("acl", "check", "--strict", "acl/example.yaml");
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^guardpost acl check: Unknown option '--strict'.*\(see guardpost help acl check\)\n$/);
+    expect(result.stderr).toBe("guardpost acl check: unknown option --strict (this command takes no options) (see guardpost help acl check) [GP_ERR_USAGE]\n");
   });
 });
 
@@ -132,13 +157,13 @@ describe("guardpost acl explain", () => {
     [["acl/example.yaml", "--peer", "OU=web"], "--request is required"],
     [["--peer", "OU=web", "--request", "GET /user"], "no ACL file given"],
   ])("%j is a usage error: %s", async (args, message) => {
-    expect(await runCli("acl", "explain", ...args)).toEqual({ code: 2, stdout: "", stderr: `guardpost acl explain: ${message} (see guardpost help acl explain)\n` });
+    expect(await runCli("acl", "explain", ...args)).toEqual({ code: 2, stdout: "", stderr: `guardpost acl explain: ${message} (see guardpost help acl explain) [GP_ERR_USAGE]\n` });
   });
 
   test.each([
-    [["--peer", "OUU=web", "--request", "GET /"], 'unknown attribute "OUU" (expected one of CN, OU, O, L, ST, C, DNS, URI, IP, EMAIL)'],
-    [["--peer", "OU=web", "--request", "/user"], 'bad request "/user" (expected "METHOD /path", e.g. "GET /user/42")'],
-    [["--peer", "OU=web", "--request", "GET user"], 'bad request "GET user" (expected "METHOD /path", e.g. "GET /user/42")'],
+    [["--peer", "OUU=web", "--request", "GET /"], 'unknown attribute "OUU" (expected one of CN, OU, O, L, ST, C, DNS, URI, IP, EMAIL) [GP_ERR_PEER_SPEC]'],
+    [["--peer", "OU=web", "--request", "/user"], 'bad request "/user" (expected "METHOD /path", e.g. "GET /user/42") [GP_ERR_POLICY_BAD_REQUEST]'],
+    [["--peer", "OU=web", "--request", "GET user"], 'bad request "GET user" (expected "METHOD /path", e.g. "GET /user/42") [GP_ERR_POLICY_BAD_REQUEST]'],
   ])("bad input %j exits 2: %s", async (args, message) => {
     expect(await runCli("acl", "explain", "acl/example.yaml", ...args)).toEqual({ code: 2, stdout: "", stderr: `${message}\n` });
   });
@@ -222,7 +247,7 @@ describe("the built CLI (npm run build)", () => {
     const denied = await run(process.execPath, [main, "acl", "explain", "acl/example.yaml", "--peer", "OU=marketing", "--request", "DELETE /user"]).catch((err: { code: number; stdout: string }) => err);
     expect(denied).toMatchObject({ code: 1, stdout: expect.stringMatching(/^deny\n/) });
     const invalid = await run(process.execPath, [main, "acl", "check", "test/fixtures/acl/invalid/group-cycle.yaml"]).catch((err: { code: number; stderr: string }) => err);
-    expect(invalid).toMatchObject({ code: 2, stderr: "test/fixtures/acl/invalid/group-cycle.yaml:5:7: groups refer to each other in a cycle: @a -> @b -> @a\n" });
+    expect(invalid).toMatchObject({ code: 2, stderr: "test/fixtures/acl/invalid/group-cycle.yaml:5:7: groups refer to each other in a cycle: @a -> @b -> @a [GP_ERR_ACL_BAD_GROUP]\n" });
   });
 
   test('the package exports loadAcl as import { loadAcl } from "guardpost"', async () => {

@@ -66,8 +66,8 @@ describe("policy test files", () => {
     ["acl: api.yaml\ncases:\n  - {peer: {OUU: web}, request: GET /a, expect: allow}\n", '3:13: unknown attribute "OUU" (expected one of CN, OU, O, L, ST, C, DNS, URI, IP, EMAIL)'],
     ["acl: api.yaml\ncases:\n  - {peer: OU, request: GET /a, expect: allow}\n", '3:12: "OU" is not ATTR=VALUE (expected pairs joined by commas, e.g. OU=web,CN=web-01)'],
     ["acl: api.yaml\ncases:\n  - {peer: OU=web, request: GET /a, expect: allow, entry: GET /x}\n", `3:59: no entry "GET /x" in ${dir}/api.yaml (it has GET /a, * /b/**)`],
-    ["acl: api.yaml\ncases:\n  - {peerCert: missing.pem, request: GET /a, expect: allow}\n", `3:16: ${dir}/missing.pem: cannot read file: ENOENT`],
-    ["acl: nope.yaml\ncases: []\n", `1:6: ${dir}/nope.yaml: cannot read file: ENOENT`],
+    ["acl: api.yaml\ncases:\n  - {peerCert: missing.pem, request: GET /a, expect: allow}\n", `3:16: ${dir}/missing.pem: the file does not exist (ENOENT)`],
+    ["acl: nope.yaml\ncases: []\n", `1:6: ${dir}/nope.yaml: the file does not exist (ENOENT)`],
     ["acl: api.yaml\ncases: {}\n", '2:8: "cases" must be a list, not a mapping'],
   ])("%j is refused at %s", (text, expected) => {
     expect(refusal(write(text))).toBe(expected);

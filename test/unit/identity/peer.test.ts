@@ -83,7 +83,7 @@ describe("peerAttributesFromCertificate", () => {
   test("an unreadable or non-certificate file is refused naming the file", () => {
     const files = writeFiles(tempDir(), { "junk.pem": "not a certificate\n" });
     expect(failure(() => readPeerCertificate(files["junk.pem"])).format()).toMatch(/junk\.pem: not a PEM or DER certificate/);
-    expect(failure(() => readPeerCertificate("/nonexistent/peer.pem")).format()).toBe("/nonexistent/peer.pem: cannot read file: ENOENT");
+    expect(failure(() => readPeerCertificate("/nonexistent/peer.pem")).format()).toBe("/nonexistent/peer.pem: the file does not exist (ENOENT)");
   });
 });
 
