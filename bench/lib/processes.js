@@ -50,8 +50,14 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
  * Spawns `command args` with stdout and stderr appended to files in logDir
  * (a pipe back to this process would make the load generator pay for a
  * proxy's access log, and a full pipe would stall the proxy).
+ * With `cpu`, the process runs pinned to that CPU (taskset execs the command,
+ * so the pid is the command's own).
  */
-export function startProcess({ name, command, args, cwd, env, logDir }) {
+export function startProcess({ name, command, args, cwd, env, logDir, cpu }) {
+  if (cpu !== undefined && cpu !== null) {
+    args = ["-c", String(cpu), command, ...args];
+    command = "taskset";
+  }
   const stdoutFile = join(logDir, `${name}.stdout.log`);
   const stderrFile = join(logDir, `${name}.stderr.log`);
   const out = openSync(stdoutFile, "a");
