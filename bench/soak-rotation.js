@@ -51,6 +51,12 @@ writeFileSync(
 const proxy = startProcess({ name: "guardpost", command: process.execPath, args: [new URL("../dist/cli/main.js", import.meta.url).pathname, "serve", "--config", join(dir, "guardpost.yaml")], logDir: dir });
 await waitForPort(port, { proc: proxy });
 
+/** Writes `text` beside `file`, then renames it over `file`: the atomic rotation most secret managers do. */
+function replaceByRename(file, text) {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
 function rssMiB() {
   const status = readFileSync(`/proc/${proxy.child.pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
@@ -69,7 +75,10 @@ async function keepAliveLoop(agent) {
       const res = await request(url, { dispatcher: agent });
       await res.body.dump();
       if (res.statusCode === 200) counts.ok++;
-      else (counts.failed++, note(`status ${res.statusCode}`));
+      else {
+        counts.failed++;
+        note(`status ${res.statusCode}`);
+      }
     } catch (err) {
       counts.failed++;
       note(err.code ?? err.message);
@@ -83,8 +92,13 @@ async function newConnectionLoop() {
     try {
       const res = await request(url, { dispatcher: agent, headers: { connection: "close" } });
       await res.body.dump();
-      if (res.statusCode === 200) (counts.ok++, counts.handshakes++);
-      else (counts.failed++, note(`new connection: status ${res.statusCode}`));
+      if (res.statusCode === 200) {
+        counts.ok++;
+        counts.handshakes++;
+      } else {
+        counts.failed++;
+        note(`new connection: status ${res.statusCode}`);
+      }
     } catch (err) {
       counts.failed++;
       note(`new connection: ${err.code ?? err.message}`);
@@ -104,7 +118,7 @@ const samples = [];
 let counter = 0;
 for (let i = 1; i <= rotations; i++) {
   const next = await issueServer();
-  const write = i % 2 === 0 ? (file, text) => (writeFileSync(`${file}.tmp`, text), renameSync(`${file}.tmp`, file)) : writeFileSync;
+  const write = i % 2 === 0 ? replaceByRename : writeFileSync;
   write(files.cert, next.chain);
   write(files.key, next.key);
   if (i % 50 === 0) write(files.acl, ACL(++counter));

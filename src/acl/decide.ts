@@ -122,7 +122,10 @@ export class DecisionTableBuilder {
     const decision = (d: Decision) => decisions.push(Object.freeze({ allow: d.allow, entry: d.entry, reason: d.reason })) - 1;
     const predicate = (matches: PeerPredicate) => {
       let id = predicateIds.get(matches);
-      if (id === undefined) predicateIds.set(matches, (id = predicates.push(matches) - 1));
+      if (id === undefined) {
+        id = predicates.push(matches) - 1;
+        predicateIds.set(matches, id);
+      }
       return id;
     };
 
@@ -132,7 +135,8 @@ export class DecisionTableBuilder {
       const place = (spec: EntrySpec) => {
         let offset = placed.get(spec);
         if (offset === undefined) {
-          placed.set(spec, (offset = block.length));
+          offset = block.length;
+          placed.set(spec, offset);
           block.push(spec.grants.length, decision(spec.deny));
           for (const { matches, allow } of spec.grants) block.push(predicate(matches), decision(allow));
         }

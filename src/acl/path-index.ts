@@ -89,7 +89,10 @@ export function buildPathIndex(exact: ReadonlyMap<string, Block>, patterns: Iter
         continue;
       }
       let child = node.literals.get(segment.value);
-      if (!child) node.literals.set(segment.value, (child = builder(segment.value)));
+      if (!child) {
+        child = builder(segment.value);
+        node.literals.set(segment.value, child);
+      }
       node = child;
     }
     if (segments.length === 0 || segments[segments.length - 1]!.kind !== "rest") node.terminal = value;

@@ -69,7 +69,7 @@ function attributePredicate(attribute: Attribute, pattern: string): PeerPredicat
     const wanted = canonicalValue(attribute, pattern);
     return (peer) => {
       const values = peer[attribute];
-      return values !== undefined && values.includes(wanted);
+      return values?.includes(wanted) === true;
     };
   }
   const match = valueMatcher(pattern);

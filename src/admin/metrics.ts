@@ -67,7 +67,8 @@ export class ListenerRequestMetrics {
       byEntry.set(entry, cells);
     }
     const index = DECISION_INDEX[decision];
-    (cells[index] ??= this.entries.cell({ listener: this.listener, route, entry: entry ?? "none", decision })).pending++;
+    cells[index] ??= this.entries.cell({ listener: this.listener, route, entry: entry ?? "none", decision });
+    cells[index].pending++;
   }
 }
 

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type { CompiledAcl } from "../acl/compile.js";
-import { describeFailure, loadPolicyTest, runPolicyTest, uncoveredEntries, type CaseResult } from "../acl/policy-test.js";
+import { describeFailure, loadPolicyTest, runPolicyTest, uncoveredEntries, type CaseResult, type PolicyTestResult } from "../acl/policy-test.js";
 import { isGuardpostError } from "../errors.js";
 import { parseCommandArgs, usageError } from "./args.js";
 import type { Command } from "./io.js";
@@ -39,7 +39,7 @@ exit codes: 0 all cases passed, 1 a case failed, 2 bad usage or an invalid file
     // Several test files may exercise one ACL; coverage is counted over all of them.
     const byAcl = new Map<string, { acl: CompiledAcl; results: CaseResult[] }>();
     for (const file of files) {
-      let outcome;
+      let outcome: PolicyTestResult;
       try {
         outcome = runPolicyTest(loadPolicyTest(file));
       } catch (err) {

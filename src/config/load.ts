@@ -295,8 +295,8 @@ class ConfigReader {
       if (previous) throw this.src.error("GP_ERR_CONFIG_VALUE", null, `${owner} listens on ${address.text}, which ${previous} already uses`);
       seen.set(key, owner);
     };
-    config.inbound.forEach((inbound) => claim(inbound.listen, `inbound "${inbound.name}"`));
-    config.outbound.forEach((outbound) => claim(outbound.listen, `outbound "${outbound.name}"`));
+    for (const inbound of config.inbound) claim(inbound.listen, `inbound "${inbound.name}"`);
+    for (const outbound of config.outbound) claim(outbound.listen, `outbound "${outbound.name}"`);
     claim(config.admin.listen, "admin");
   }
 }

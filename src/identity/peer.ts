@@ -141,12 +141,12 @@ export function parsePeerSpec(spec: string): PeerAttributes {
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
     if (eq === -1) {
-      throw new GuardpostError("GP_ERR_PEER_SPEC", `${JSON.stringify(unescape(pair))} is not ATTR=VALUE (expected pairs joined by commas, e.g. OU=web,CN=web-01)`);
+      throw new GuardpostError("GP_ERR_PEER_SPEC", `${JSON.stringify(unescapeValue(pair))} is not ATTR=VALUE (expected pairs joined by commas, e.g. OU=web,CN=web-01)`);
     }
-    const name = unescape(pair.slice(0, eq)).trim();
+    const name = unescapeValue(pair.slice(0, eq)).trim();
     const attribute = attributeNamed(name);
     if (!attribute) throw new GuardpostError("GP_ERR_PEER_SPEC", unknownAttributeMessage(name));
-    const value = unescape(pair.slice(eq + 1));
+    const value = unescapeValue(pair.slice(eq + 1));
     if (value === "") throw new GuardpostError("GP_ERR_PEER_SPEC", `empty value for attribute ${attribute}`);
     const list = values.get(attribute);
     if (list) list.push(value);
@@ -170,6 +170,6 @@ function splitEscaped(spec: string): string[] {
   return parts;
 }
 
-function unescape(text: string): string {
+function unescapeValue(text: string): string {
   return text.replace(/\\(.)/gs, "$1");
 }

@@ -145,7 +145,10 @@ export class InboundListener {
 
   private connectionState(socket: GuardedSocket): ConnectionState | null {
     const identity = peerIdentity(socket);
-    if (!identity) return (socket[CONNECTION] = null);
+    if (!identity) {
+      socket[CONNECTION] = null;
+      return null;
+    }
     const { attributes } = identity;
     const state: ConnectionState = {
       identity,
@@ -153,7 +156,8 @@ export class InboundListener {
       openedAt: Date.now(),
       remoteAddress: socket.remoteAddress ?? "",
     };
-    return (socket[CONNECTION] = state);
+    socket[CONNECTION] = state;
+    return state;
   }
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {

@@ -135,7 +135,11 @@ export class ReconnectingClient {
       this.current?.destroy();
       const spare = this.spare ? await this.spare.catch(() => null) : null;
       // A spare the server has closed (or timed out) meanwhile is no use.
-      this.current = spare?.untouched ? spare : (spare?.destroy(), await this.open());
+      if (spare?.untouched) this.current = spare;
+      else {
+        spare?.destroy();
+        this.current = await this.open();
+      }
       this.spare = this.open();
       // A spare that fails to connect is replaced on use; it must not be an unhandled rejection meanwhile.
       this.spare.catch(() => undefined);

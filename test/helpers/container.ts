@@ -44,7 +44,7 @@ function filePaths(doc: Document): (string | number)[][] {
   for (const listener of listeners) {
     paths.push([...listener, "acl"]);
     const routes = doc.getIn([...listener, "routes"]);
-    if (isSeq(routes)) routes.items.forEach((_, i) => paths.push([...listener, "routes", i, "acl"]));
+    if (isSeq(routes)) for (let i = 0; i < routes.items.length; i++) paths.push([...listener, "routes", i, "acl"]);
   }
   return paths;
 }

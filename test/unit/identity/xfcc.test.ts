@@ -15,6 +15,7 @@ describe("XFCC values", () => {
     const openssl = x509.subject.split("\n").reverse().join(",");
     const ours = rfc2253Subject(x509.toLegacyObject().subject);
     expect(ours).toMatch(/^[\x20-\x7e]*$/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is "every ASCII byte", control bytes included
     const utf8Escaped = openssl.replace(/[^\x00-\x7f]/gu, (ch) => [...Buffer.from(ch, "utf8")].map((b) => `\\${b.toString(16).toUpperCase()}`).join(""));
     expect(ours).toBe(utf8Escaped);
   });
