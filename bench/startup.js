@@ -110,7 +110,10 @@ async function firstSuccess(attempt, proc, deadline) {
 const tcpOpen = (port) =>
   new Promise((done) => {
     const socket = connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => (socket.destroy(), done(true)));
+    socket.once("connect", () => {
+      socket.destroy();
+      done(true);
+    });
     socket.once("error", () => done(false));
   });
 

@@ -18,7 +18,11 @@ function modulesReport(): string {
   const file = join(tempDir(), "report-modules.cjs");
   writeFileSync(
     file,
-    'process.on("exit", () => process.stderr.write(`x509-loaded=${Object.keys(require.cache).some((k) => k.includes("@peculiar/x509"))}\\n`));\n',
+    [
+      'const loaded = () => Object.keys(require.cache).some((k) => k.includes("@peculiar/x509"));',
+      'process.on("exit", () => process.stderr.write("x509-loaded=" + loaded() + "\\n"));',
+      "",
+    ].join("\n"),
   );
   return file;
 }
