@@ -43,7 +43,7 @@ export function guardpostConfig({ port, adminPort, pki, upstreamUrl, aclFile, ac
  * access log set explicitly. Multi-worker variants are opt-in and unpinned:
  * pinned to one CPU, a second worker could only add overhead.
  */
-function guardpost(name, { accessLog, workers = 1, description }) {
+export function guardpost(name, { accessLog, workers = 1, description, cli }) {
   return {
     name,
     family: "guardpost",
@@ -52,7 +52,7 @@ function guardpost(name, { accessLog, workers = 1, description }) {
     acl: true,
     optIn: workers > 1,
     async start(ctx, aclKind) {
-      const main = ctx.guardpostCli;
+      const main = cli ?? ctx.guardpostCli;
       if (!existsSync(main)) throw new Error(`${main} does not exist: run npm run build`);
       const port = await freePort();
       const adminPort = await freePort();
@@ -65,6 +65,7 @@ function guardpost(name, { accessLog, workers = 1, description }) {
         cwd: ctx.repoRoot,
         logDir: ctx.logDir,
         cpu: workers === 1 ? ctx.proxyCpu : undefined,
+        stdoutPipe: { cpu: ctx.loaderCpu },
       });
       await settle(proc, port, 15_000);
       await settleReady(proc, adminPort);

@@ -24,14 +24,14 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { BASELINE, CONTENDERS } from "./contenders.js";
+import { BASELINE, CONTENDERS, guardpost } from "./contenders.js";
 import { toHaproxyList, toNginxMap, toYaml, bigRules, smallRules } from "./lib/acl.js";
 import { admissionCheck } from "./lib/checks.js";
 import { autocannonRun } from "./lib/load.js";
 import { parseOptions, USAGE } from "./lib/options.js";
 import { makePki } from "./lib/pki.js";
 import { canReadCpu, cpuMicros, freePort, startProcess, waitForPort } from "./lib/processes.js";
-import { addPairedRatios, markdownReport, summarize, textTable } from "./lib/report.js";
+import { addComparisons, addPairedRatios, markdownReport, summarize, textTable } from "./lib/report.js";
 import { cpuPlan, describeMachine, ensureDebianPackages, hasCommand, nativeVersion, nodeVersion, resolveNode } from "./lib/system.js";
 import { PATHS } from "./lib/wire.js";
 import { SCENARIOS } from "./scenarios.js";
@@ -48,7 +48,9 @@ async function main() {
   try {
     options = parseOptions(process.argv.slice(2), process.env);
     scenarios = options.only ? pick(SCENARIOS, options.only, (s, name) => s.name === name, "scenario") : SCENARIOS.filter((s) => !s.optIn);
-    chosen = options.contenders ? pick(CONTENDERS, options.contenders, (c, name) => c.name === name || (c.family === name && !c.optIn), "contender") : CONTENDERS.filter((c) => !c.optIn);
+    const all = [...CONTENDERS, ...options.also.map(({ name, file }) => guardpost(name, { cli: resolve(file), description: `default config, the CLI at ${file}` }))];
+    chosen = options.contenders ? pick(all, options.contenders, (c, name) => c.name === name || (c.family === name && !c.optIn), "contender") : all.filter((c) => !c.optIn);
+    for (const extra of options.also) if (!chosen.some((c) => c.name === extra.name)) chosen.push(all.find((c) => c.name === extra.name));
   } catch (error) {
     log(`bench: ${error.message}`);
     return 2;
@@ -109,7 +111,7 @@ async function main() {
       mkdirSync(dir, { recursive: true });
       return ["--cpu-prof", "--cpu-prof-dir", dir];
     };
-    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy };
+    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy, loaderCpu: pinning.plan?.loader };
 
     /** Starts a contender once per ACL and runs the checks every contender must pass. */
     const instance = (contender, aclKind) => {
@@ -185,6 +187,8 @@ async function main() {
       }
       await timeRounds(scenario, timed, load, options, upstream.proc);
       addPairedRatios(record, BASELINE);
+      // what the default's access log costs, measured the same way
+      addComparisons(record, [["guardpost", "guardpost-noaccess"], ...options.also.map(({ name }) => [name, "guardpost-noaccess"])]);
       if (scenario.aclKind === "big") await stopInstances(instances, (key) => key.endsWith("/big"));
     }
     results.meta.elapsedSeconds = Math.round((performance.now() - started) / 1000);

@@ -14,6 +14,8 @@ export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.
   --connections N        autocannon connections (default 64)                       BENCH_CONNECTIONS
   --out DIR              where the JSON and Markdown reports go (default .bench-tmp) BENCH_OUT
   --guardpost FILE       the guardpost CLI to run (default: dist/cli/main.js here) BENCH_GUARDPOST
+  --also NAME=FILE,...    more guardpost contenders (default config) running other
+                         builds' CLIs, timed in the same rounds               BENCH_ALSO
   --node PATH|MAJOR      the Node that runs the Node contenders (guardpost,
                          minimal-node, http-proxy, bare-node); a major version
                          such as 24 is fetched with \`npx -p node@24\`. The load
@@ -44,7 +46,7 @@ export function parseOptions(argv, env) {
     const [name, inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
     if (["quick", "record", "no-install", "no-pin", "keep-tmp", "help", "h"].includes(name)) {
       flags.set(name, "1");
-    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "out", "guardpost", "node", "profile"].includes(name)) {
+    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "out", "guardpost", "node", "profile", "also"].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n\n${USAGE}`);
       flags.set(name, value);
@@ -76,6 +78,11 @@ export function parseOptions(argv, env) {
     guardpost: pick("guardpost", "BENCH_GUARDPOST") ?? null,
     node: pick("node", "BENCH_NODE") ?? null,
     profile: flags.get("profile") ?? null,
+    also: (list(pick("also", "BENCH_ALSO")) ?? []).map((item) => {
+      const [name, file] = item.split("=");
+      if (!name || !file) throw new Error(`--also takes NAME=FILE pairs, got ${JSON.stringify(item)}`);
+      return { name, file };
+    }),
     pin: !(flags.has("no-pin") || truthy(env.BENCH_NO_PIN)),
     record: flags.has("record"),
     install: !(flags.has("no-install") || truthy(env.BENCH_NO_INSTALL)),

@@ -79,6 +79,20 @@ export function pairedRatios(rounds, baseRounds) {
   return { cpu: spread(cpu), rps: spread(rps), p99AddedMs: spread(p99Added), p99: spread(p99) };
 }
 
+/**
+ * Paired CPU ratios between two contenders other than the baseline, e.g.
+ * guardpost over guardpost-noaccess: what the access log costs. Added to
+ * `scenario.comparisons` when both were measured.
+ */
+export function addComparisons(scenario, pairs) {
+  scenario.comparisons = [];
+  for (const [a, b] of pairs) {
+    const ea = scenario.entries.find((e) => e.name === a && e.summary);
+    const eb = scenario.entries.find((e) => e.name === b && e.summary);
+    if (ea && eb) scenario.comparisons.push({ a, b, cpu: pairedRatios(ea.rounds, eb.rounds).cpu });
+  }
+}
+
 /** Adds `paired` (see pairedRatios) to every measured entry; NaN figures when the baseline was not measured. */
 export function addPairedRatios(scenario, baselineName) {
   const base = scenario.entries.find((e) => e.name === baselineName && e.summary);
@@ -143,6 +157,10 @@ function rows(scenario, baselineName) {
 
 function notes(scenario) {
   const out = [];
+  for (const c of scenario.comparisons ?? []) {
+    const f = fixed(2);
+    out.push(`CPU per ${scenario.unit === "conn/s" ? "connection" : "request"}, ${c.a} / ${c.b}, paired per round: ${f(c.cpu.median)} (IQR ${f(c.cpu.q1)}–${f(c.cpu.q3)}, range ${f(c.cpu.min)}–${f(c.cpu.max)})`);
+  }
   if (scenario.rate) out.push(`offered rate: ${int(scenario.rate)} req/s (half of ${int(scenario.rate * 2)}, ${scenario.rateSource})`);
   for (const e of scenario.entries) {
     if (e.skipped) out.push(`${e.name} skipped: ${e.skipped}`);
