@@ -23,7 +23,17 @@ export interface LineWriterOptions {
   readonly batchBytes?: number;
   /** A pending line waits at most this long. */
   readonly flushMs?: number;
+  /**
+   * Other processes write lines to the same pipe (cluster workers): every
+   * write(2) is then at most PIPE_BUF bytes and ends at a line's end, since
+   * only writes that small are atomic on a pipe (pipe(7)); larger ones could
+   * be interleaved mid-line with another writer's.
+   */
+  readonly shared?: boolean;
 }
+
+/** pipe(7): writes of at most this many bytes are atomic. */
+const PIPE_BUF = 4096;
 
 const DEFAULT_BATCH_BYTES = 16 * 1024;
 const DEFAULT_FLUSH_MS = 100;
@@ -39,6 +49,7 @@ export class LineWriter {
   private timer: NodeJS.Timeout | null = null;
   private readonly batchBytes: number;
   private readonly flushMs: number;
+  private readonly shared: boolean;
 
   constructor(
     private readonly fd: number,
@@ -46,6 +57,7 @@ export class LineWriter {
   ) {
     this.batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.flushMs = options.flushMs ?? DEFAULT_FLUSH_MS;
+    this.shared = options.shared ?? false;
     process.on("exit", this.flushAtExit);
   }
 
@@ -96,7 +108,7 @@ export class LineWriter {
     while (data.length > 0) {
       let written: number;
       try {
-        written = writeSync(this.fd, data);
+        written = writeSync(this.fd, data, 0, this.shared ? atomicLength(data) : data.length);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
           this.backlog = data;
@@ -126,4 +138,13 @@ export class LineWriter {
       if (this.backlog !== null) Atomics.wait(pause, 0, 0, RETRY_MS);
     }
   };
+}
+
+/** The longest prefix of `data` that is at most PIPE_BUF bytes and ends at a line's end (a longer line goes alone). */
+function atomicLength(data: Buffer): number {
+  if (data.length <= PIPE_BUF) return data.length;
+  const end = data.lastIndexOf(0x0a, PIPE_BUF - 1);
+  if (end !== -1) return end + 1;
+  const next = data.indexOf(0x0a, PIPE_BUF);
+  return next === -1 ? data.length : next + 1;
 }

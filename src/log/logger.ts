@@ -7,6 +7,7 @@
  * one (tests assert no line carries a PEM block). pino's `redact` was tried
  * as a second guard and cost 60% more per line.
  */
+import cluster from "node:cluster";
 import pino, { type DestinationStream, type Logger } from "pino";
 import { LineWriter } from "./line-writer.js";
 
@@ -16,18 +17,20 @@ export interface LoggerOptions {
   readonly level: string;
   /** Where lines go; default: stdout through a LineWriter. */
   readonly destination?: DestinationStream;
+  /** Cluster workers will share this process's stdout (the primary says so; workers know). */
+  readonly sharedStdout?: boolean;
 }
 
 let stdoutWriter: LineWriter | undefined;
 
 /** One writer for stdout per process, whoever logs: lines from two writers could interleave mid-batch. */
-export function stdoutLines(): LineWriter {
-  stdoutWriter ??= new LineWriter(1);
+export function stdoutLines(shared = false): LineWriter {
+  stdoutWriter ??= new LineWriter(1, { shared: shared || cluster.isWorker });
   return stdoutWriter;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? stdoutLines();
+  const destination = options.destination ?? stdoutLines(options.sharedStdout);
   return pino(
     {
       level: options.level,

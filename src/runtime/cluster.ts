@@ -30,7 +30,7 @@ export function workerCount(config: Config): number {
 const MIN_WORKER_LIFETIME_MS = 5_000;
 
 export async function runPrimary(config: Config): Promise<number> {
-  const logger = createLogger({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level, sharedStdout: true });
   const count = workerCount(config);
   const aggregator = new AggregatorRegistry();
   const ready = new Set<number>();

@@ -36,6 +36,27 @@ describe("LineWriter", () => {
     expect(stdout).toBe("first\n");
   });
 
+  it("shared: two processes writing big batches to one pipe never split each other's lines", async () => {
+    const writer = (tag: string) =>
+      `import { LineWriter } from ${JSON.stringify(WRITER)};\n` +
+      `const w = new LineWriter(1, { shared: true, batchBytes: 256 * 1024 });\n` +
+      `for (let i = 0; i < 20000; i++) w.write("${tag}" + i + "-" + "${tag}".repeat(60) + "\\n");\n`;
+    // Both children inherit one pipe for stdout; the parent stops reading for a while so that it fills.
+    const proc = spawn("sh", ["-c", `"$0" --input-type=module -e "$1" & "$0" --input-type=module -e "$2" & wait`, process.execPath, writer("a"), writer("b")], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    proc.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    let out = "";
+    proc.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    proc.stdout.resume();
+    await new Promise((resolve) => proc.on("close", resolve));
+    const lines = out.split("\n").filter(Boolean);
+    const torn = lines.filter((line) => !/^(a\d+-a{60}|b\d+-b{60})$/.test(line));
+    expect(torn.slice(0, 3)).toEqual([]);
+    expect(lines).toHaveLength(40000);
+  });
+
   it("does not crash the process when nobody reads stdout any more", async () => {
     const { code, stderr } = await child('for (let i = 0; i < 2000; i++) writer.write("x".repeat(100) + "\\n");\nwriter.flush();\nprocess.stderr.write("alive\\n");', { batchBytes: 1024 }, "pipe-closed");
     expect(stderr).toContain("alive");
