@@ -1,5 +1,5 @@
 /**
- * ACL file (SPEC section 3) -> immutable CompiledAcl. Everything is checked
+ * ACL file (the README's ACL reference) -> immutable CompiledAcl. Everything is checked
  * and built here, once: patterns parsed and normalized, duplicates refused,
  * principals compiled to predicates, HEAD's fallback to GET resolved, and
  * every Decision the ACL can give created. Loading is synchronous and has no
@@ -117,7 +117,7 @@ function compileSource(src: YamlSource): CompiledAcl {
     // Only reached when there is no "*" entry, so the methods listed are all the path has.
     const has = methods.size === 0 ? "it has no entries" : `it has ${[...methods.keys()].join(", ")}`;
     const noMethod = { allow: false, entry: null, reason: `path ${key} has no entry for this method (${has})` };
-    // SPEC 3: HEAD without an entry of its own uses GET's, then "*" (the lookup's fallback).
+    // The README's ACL reference: HEAD without an entry of its own uses GET's, then "*" (the lookup's fallback).
     const get = methods.get("GET");
     if (get !== undefined && !methods.has("HEAD")) methods.set("HEAD", get);
 

@@ -17,7 +17,7 @@
  * those of a 10-path ACL. Nodes numbered depth-first, with their keys and
  * blocks inline, keep one path's data on neighbouring lines (bench/RESULTS.md).
  *
- * Precedence (SPEC section 3): at every segment, from the left, a literal
+ * Precedence (the README's ACL reference): at every segment, from the left, a literal
  * child is tried before `{name}`, which is tried before `/**`; a subtree that
  * matches nothing falls back to the next choice. The first pattern found is
  * therefore the most specific one.

@@ -1,5 +1,5 @@
 /**
- * Policy test files (SPEC section 4): cases that say which peer may make
+ * Policy test files (the README's "Policy tests in CI"): cases that say which peer may make
  * which request, run against an ACL in CI so a policy change is reviewed and
  * tested like code. Used by `guardpost acl test` and usable as a library.
  *

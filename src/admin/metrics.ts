@@ -1,5 +1,6 @@
 /**
- * Every metric guardpost exports, defined in this one file (SPEC section 7).
+ * Every metric guardpost exports, defined in this one file (the README's
+ * "Admin endpoints and metrics" lists them).
  * Each instance has its own registry, so several proxies can run in one
  * process (tests, the demo). Label values are bounded: listener and route
  * names from the config, methods folded to a fixed set, ACL entry patterns,
@@ -10,6 +11,9 @@ import { BatchedCounter, CellHistogram, type HistogramCell, type PendingCount } 
 
 export type Decision = "allow" | "deny" | "error" | "would_deny";
 export type ReloadKind = "tls" | "acl";
+/** How a request reached guardpost: HTTP/1.1, an HTTP/2 stream, a gRPC call (over HTTP/2), a WebSocket upgrade. */
+export type Protocol = "http1" | "h2" | "grpc" | "websocket";
+const PROTOCOL_INDEX: Readonly<Record<Protocol, number>> = { http1: 0, h2: 1, grpc: 2, websocket: 3 };
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]);
 
@@ -32,26 +36,40 @@ export class ListenerRequestMetrics {
   readonly duration: HistogramCell;
   private readonly requestCells = new Map<number, PendingCount>();
   private readonly entryCells = new Map<string, Map<string | null, PendingCount[]>>();
+  private readonly shadowCells = new Map<string, PendingCount[]>();
 
   constructor(
     private readonly listener: string,
-    private readonly requests: BatchedCounter<"listener" | "method" | "decision" | "code">,
+    private readonly requests: BatchedCounter<"listener" | "method" | "decision" | "code" | "protocol">,
     duration: CellHistogram,
     private readonly entries: BatchedCounter<"listener" | "route" | "entry" | "decision">,
+    private readonly shadows: BatchedCounter<"listener" | "route" | "decision" | "agrees">,
   ) {
     this.duration = duration.cell({ listener });
   }
 
   /** Counts one request in guardpost_requests_total. */
-  request(method: string, decision: Decision, code: number): void {
+  request(method: string, decision: Decision, code: number, protocol: Protocol): void {
     const methodIndex = METHOD_INDEX.get(method) ?? OTHER_METHOD_INDEX;
-    const key = (methodIndex * DECISIONS.length + DECISION_INDEX[decision]) * 1000 + code;
+    const key = ((PROTOCOL_INDEX[protocol] * (OTHER_METHOD_INDEX + 1) + methodIndex) * DECISIONS.length + DECISION_INDEX[decision]) * 1000 + code;
     let cell = this.requestCells.get(key);
     if (cell === undefined) {
-      cell = this.requests.cell({ listener: this.listener, method: methodLabel(method), decision, code: String(code) });
+      cell = this.requests.cell({ listener: this.listener, method: methodLabel(method), decision, code: String(code), protocol });
       this.requestCells.set(key, cell);
     }
     cell.pending++;
+  }
+
+  /** Counts one decision of a route's shadow ACL in guardpost_shadow_decisions_total: what it decided, and whether that matches the ACL in force. */
+  shadowDecision(route: string, allow: boolean, agrees: boolean): void {
+    let cells = this.shadowCells.get(route);
+    if (cells === undefined) {
+      cells = new Array<PendingCount>(4);
+      this.shadowCells.set(route, cells);
+    }
+    const index = (allow ? 2 : 0) + (agrees ? 1 : 0);
+    cells[index] ??= this.shadows.cell({ listener: this.listener, route, decision: allow ? "allow" : "deny", agrees: String(agrees) });
+    cells[index].pending++;
   }
 
   /** Counts one decision of an ACL entry (null: no entry decided) in guardpost_acl_decisions_total. */
@@ -77,8 +95,8 @@ export class Metrics {
 
   private readonly requests = new BatchedCounter({
     name: "guardpost_requests_total",
-    help: "Requests handled, by listener, method, ACL decision and response status code.",
-    labelNames: ["listener", "method", "decision", "code"] as const,
+    help: "Requests handled, by listener, method, ACL decision, response status code and protocol (http1, h2, grpc, websocket).",
+    labelNames: ["listener", "method", "decision", "code", "protocol"] as const,
     registry: this.registry,
   });
 
@@ -126,6 +144,20 @@ export class Metrics {
     registry: this.registry,
   });
 
+  private readonly shadowDecisions = new BatchedCounter({
+    name: "guardpost_shadow_decisions_total",
+    help: "Decisions of routes' shadow ACLs (evaluated, never enforced), by listener, route, decision, and whether it agrees with the ACL in force.",
+    labelNames: ["listener", "route", "decision", "agrees"] as const,
+    registry: this.registry,
+  });
+
+  private readonly reloadApplyErrors = new Counter({
+    name: "guardpost_reload_apply_errors_total",
+    help: "Reloads that were committed but could not be applied in some place (a listener or pool), by kind.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
   private readonly connections = new Gauge({
     name: "guardpost_connections_active",
     help: "Open client connections, by listener.",
@@ -146,6 +178,7 @@ export class Metrics {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     for (const kind of ["tls", "acl"] as const) {
       for (const result of ["success", "error"] as const) this.reloads.labels(kind, result).inc(0);
+      this.reloadApplyErrors.labels(kind).inc(0);
     }
     this.ready.set(0);
   }
@@ -154,7 +187,7 @@ export class Metrics {
   forListener(listener: string): ListenerRequestMetrics {
     let metrics = this.listeners.get(listener);
     if (!metrics) {
-      metrics = new ListenerRequestMetrics(listener, this.requests, this.duration, this.entryDecisions);
+      metrics = new ListenerRequestMetrics(listener, this.requests, this.duration, this.entryDecisions, this.shadowDecisions);
       this.listeners.set(listener, metrics);
     }
     return metrics;
@@ -166,6 +199,10 @@ export class Metrics {
 
   reload(kind: ReloadKind, result: "success" | "error"): void {
     this.reloads.labels(kind, result).inc();
+  }
+
+  reloadSubscriberError(kind: ReloadKind): void {
+    this.reloadApplyErrors.labels(kind).inc();
   }
 
   upstreamError(listener: string, kind: string): void {

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ListenAddress } from "../config/schema.js";
-import { listenOn } from "../http/listen.js";
+import { listenOn } from "../net/listen.js";
 
 /** What /metrics serves: one process's registry, or the aggregate of a cluster's workers. */
 export interface MetricsSource {

@@ -57,7 +57,7 @@ exit 0; SIGHUP reloads certificates, CA, CRL and ACLs.
       };
       const reload = () => {
         guardpost.logger.info({ event: "signal", signal: "SIGHUP" }, "SIGHUP received: reloading certificates and ACLs");
-        void guardpost.reload(true);
+        guardpost.reloadInBackground(true);
       };
       process.on("SIGTERM", stop).on("SIGINT", stop).on("SIGHUP", reload);
     });

@@ -25,8 +25,8 @@ import {
 
 const TOP_KEYS = ["tls", "inbound", "outbound", "admin", "log", "limits", "drainTimeout", "workers"] as const;
 const TLS_KEYS = ["cert", "key", "ca", "crl", "minVersion"] as const;
-const INBOUND_KEYS = ["name", "listen", "upstream", "acl", "mode", "routes"] as const;
-const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "mode"] as const;
+const INBOUND_KEYS = ["name", "listen", "upstream", "acl", "shadowAcl", "mode", "routes"] as const;
+const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "shadowAcl", "mode"] as const;
 const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect"] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Limits)[];
 const SIZE_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxHeaderSize"]);
@@ -80,12 +80,11 @@ class ConfigReader {
 
   tls(entry: YamlEntry | undefined): Config["tls"] {
     const f = this.fields(entry, '"tls"', TLS_KEYS);
-    const crl = f.get("crl");
     return {
       cert: this.path(f.get("cert"), "tls.cert", DEFAULTS.tls.cert),
       key: this.path(f.get("key"), "tls.key", DEFAULTS.tls.key),
       ca: this.path(f.get("ca"), "tls.ca", DEFAULTS.tls.ca),
-      crl: crl && !this.src.isNull(crl.value) ? this.path(crl, "tls.crl", "") : null,
+      crl: this.optionalPath(f.get("crl"), "tls.crl"),
       minVersion: this.choice(f.get("minVersion"), "tls.minVersion", ["TLSv1.2", "TLSv1.3"], DEFAULTS.tls.minVersion) as TlsVersion,
     };
   }
@@ -102,7 +101,7 @@ class ConfigReader {
       const routesEntry = f.get("routes");
       let routes: RouteConfig[];
       if (routesEntry) {
-        for (const key of ["upstream", "acl", "mode"] as const) {
+        for (const key of ["upstream", "acl", "shadowAcl", "mode"] as const) {
           const clash = f.get(key);
           if (clash) throw this.src.error("GP_ERR_CONFIG_VALUE", clash.keyNode, `${what}.${key} cannot be combined with ${what}.routes (set it on each route)`);
         }
@@ -117,6 +116,7 @@ class ConfigReader {
             host: null,
             upstream: this.upstream(f.get("upstream"), `${what}.upstream`, DEFAULTS.inbound.upstream),
             acl: this.path(f.get("acl"), `${what}.acl`, DEFAULTS.inbound.acl),
+            shadowAcl: this.optionalPath(f.get("shadowAcl"), `${what}.shadowAcl`),
             mode: this.mode(f.get("mode"), `${what}.mode`),
           },
         ];
@@ -139,6 +139,7 @@ class ConfigReader {
       host: host === undefined ? null : host.toLowerCase(),
       upstream: this.upstream(f.get("upstream"), `${what}.upstream`, ""),
       acl: this.path(f.get("acl"), `${what}.acl`, ""),
+      shadowAcl: this.optionalPath(f.get("shadowAcl"), `${what}.shadowAcl`),
       mode: this.mode(f.get("mode"), `${what}.mode`),
     };
   }
@@ -263,6 +264,11 @@ class ConfigReader {
   private path(entry: YamlEntry | undefined, what: string, fallback: string): string {
     const value = entry ? this.string(entry, what)! : fallback;
     return isAbsolute(value) ? value : resolve(this.dir, value);
+  }
+
+  /** A path that may be left out or null. */
+  private optionalPath(entry: YamlEntry | undefined, what: string): string | null {
+    return entry && !this.src.isNull(entry.value) ? this.path(entry, what, "") : null;
   }
 
   private listen(entry: YamlEntry | undefined, what: string, fallback: string, defaultHost: string): ListenAddress {

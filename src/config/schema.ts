@@ -37,6 +37,8 @@ export interface RouteConfig {
   readonly host: string | null;
   readonly upstream: UpstreamTarget;
   readonly acl: string;
+  /** An ACL file decided alongside `acl` and recorded (metric, access line), never enforced; null for none. */
+  readonly shadowAcl: string | null;
   /** Overrides the ACL file's own `mode` when set. */
   readonly mode: EnforcementMode | null;
 }
@@ -92,10 +94,14 @@ export interface Config {
   readonly workers: number;
 }
 
-/** Defaults, with units as users write them; the README's config reference is generated from the same table. */
+/**
+ * Defaults, with units as users write them. The README's configuration
+ * reference and the JSON Schema's defaults are tested against this table
+ * (test/unit/config-reference.test.ts, test/unit/schema.test.ts).
+ */
 export const DEFAULTS = Object.freeze({
   tls: { cert: "/run/secrets/service.crt", key: "/run/secrets/service.key", ca: "/run/secrets/ca.crt", crl: null, minVersion: "TLSv1.2" },
-  inbound: { listen: "0.0.0.0:8443", upstream: "http://127.0.0.1:8080", acl: "acl/service.yaml" },
+  inbound: { listen: "0.0.0.0:8443", upstream: "http://127.0.0.1:8080", acl: "acl/service.yaml", shadowAcl: null },
   admin: { listen: "127.0.0.1:9901" },
   log: { level: "info", access: true },
   limits: {

@@ -2,7 +2,7 @@
  * Request-target normalization: the one place that turns what a client sent
  * into the path the ACL judges and the upstream receives. Pure; no I/O.
  *
- * Rules (SPEC section 5), with the incident each one answers:
+ * Rules (the README's "What happens on the wire"), with the incident each one answers:
  * - origin-form only: absolute-form, authority-form and `*` are refused, so a
  *   target's host part can never select what the ACL sees.
  * - unreserved percent-encodings (RFC 3986 section 2.3) are decoded, other

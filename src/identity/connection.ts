@@ -7,14 +7,12 @@
 import type { TLSSocket } from "node:tls";
 import type { PeerAttributes } from "./attributes.js";
 import { peerAttributesFromCertificate } from "./peer.js";
-import { rfc2253Subject, xfccHeaderValue } from "./xfcc.js";
+import { xfccHeaderValue } from "./xfcc.js";
 
 export interface PeerIdentity {
   readonly attributes: PeerAttributes;
   /** `x-forwarded-client-cert` value for requests on this connection. */
   readonly xfcc: string;
-  /** RFC 2253 subject, for logs. */
-  readonly subject: string;
   readonly serial: string;
   /** The certificate's notAfter: no request is served on this connection after it. */
   readonly notAfterMs: number;
@@ -30,7 +28,6 @@ export function peerIdentity(socket: TLSSocket): PeerIdentity | null {
   return Object.freeze({
     attributes,
     xfcc: xfccHeaderValue(cert, attributes),
-    subject: rfc2253Subject(cert.subject),
     serial: cert.serialNumber,
     notAfterMs: Date.parse(cert.valid_to),
   });

@@ -1,61 +1,31 @@
 /**
- * The inbound listener: terminates mTLS, authorizes every request against
- * its route's ACL, and forwards what is allowed.
+ * The inbound listener's front door: terminates mTLS with the material in
+ * service, refuses and counts failed handshakes, makes each connection's
+ * peer identity once, and hands every request to the shared front end and
+ * the inbound pipeline (src/inbound/pipeline.ts).
  *
- * One request: handshake (the cert store supplies the context) -> peer
- * identity once per connection -> normalize the target -> route -> decide
- * -> forwarded headers -> undici -> metrics and the access line on finish.
+ * When whom we trust changes (a new CA bundle or CRL), every open
+ * connection's peer is judged again: a connection whose peer is no longer
+ * trusted answers its next request with 403 and closes.
  */
-import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:https";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Metrics } from "../admin/metrics.js";
 import type { InboundConfig, Limits } from "../config/schema.js";
-import { sendError, sendRawError } from "../http/error-response.js";
-import { Exchange, ExchangeRecorder } from "../http/exchange.js";
-import { connectionsCheckingInterval, drainServer, listenOn } from "../http/listen.js";
-import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
-import { normalizeTarget } from "../http/path.js";
-import { peerIdentity, type PeerIdentity } from "../identity/connection.js";
+import type { PeerAttributes } from "../identity/attributes.js";
+import { peerIdentity } from "../identity/connection.js";
+import { peerLogFields, type AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
-import type { CertStore } from "../tls/cert-store.js";
+import { listenOn } from "../net/listen.js";
+import { newConnection, type Connection } from "../proxy/connection.js";
+import { FrontEnd, httpServerOptions } from "../proxy/front-end.js";
+import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
-import { forward } from "../upstream/forward.js";
+import type { TlsMaterial } from "../tls/material.js";
+import { peerTrustProblem, presentedChain } from "../tls/peer-trust.js";
+import { InboundPipeline } from "./pipeline.js";
 import type { RouteTable } from "./routes.js";
-
-/** What guardpost keeps per TLS connection, on the socket under this symbol. */
-const CONNECTION = Symbol("guardpost.connection");
-
-interface ConnectionState {
-  readonly identity: PeerIdentity;
-  /** Access lines for this connection carry the peer's identity without re-serializing it per request. */
-  readonly logger: Logger;
-  readonly openedAt: number;
-  readonly remoteAddress: string;
-}
-
-type GuardedSocket = TLSSocket & { [CONNECTION]?: ConnectionState | null };
-
-/** A client's own request id is kept when it is a plausible id, else replaced. */
-const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-
-/**
- * RFC 9112 section 3.2: an HTTP/1.1 request has exactly one Host header. With
- * two, the route and the upstream could each read a different one.
- */
-function hostHeaderProblem(req: IncomingMessage): string | null {
-  const raw = req.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === "host") hosts++;
-  }
-  if (hosts > 1) return "more than one Host header";
-  if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return "an HTTP/1.1 request without a Host header";
-  return null;
-}
 
 export interface InboundOptions {
   readonly config: InboundConfig;
@@ -64,45 +34,50 @@ export interface InboundOptions {
   readonly routes: RouteTable;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  readonly accessLog: boolean;
+  /** Null when `log.access` is off. */
+  readonly accessLog: AccessLog | null;
 }
+
+const NO_ATTRIBUTES: PeerAttributes = Object.freeze({});
 
 export class InboundListener {
   readonly server: Server;
   readonly name: string;
-  private draining = false;
   private readonly logger: Logger;
-  private readonly recorder: ExchangeRecorder;
+  private readonly frontEnd: FrontEnd;
+  /** Open TLS connections, for judging their peers again when trust changes. */
+  private readonly sockets = new Set<TLSSocket>();
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly options: InboundOptions) {
-    const { config, limits, certStore } = options;
+    const { config, limits, certStore, metrics } = options;
     this.name = config.name;
     this.logger = options.logger.child({ listener: config.name });
-    this.recorder = new ExchangeRecorder(config.name, options.metrics, options.accessLog);
-    this.server = createServer(
-      {
-        ...certStore.serverOptions,
-        requestCert: true,
-        rejectUnauthorized: true,
-        handshakeTimeout: limits.headersTimeout,
-        maxHeaderSize: limits.maxHeaderSize,
-        headersTimeout: limits.headersTimeout,
-        requestTimeout: limits.requestTimeout,
-        keepAliveTimeout: limits.idleTimeout,
-        // Node enforces headersTimeout/requestTimeout only when it sweeps connections; the default sweep is 30 s.
-        connectionsCheckingInterval: connectionsCheckingInterval(limits),
-        noDelay: true,
-        insecureHTTPParser: false,
-        // A missing Host is answered by onRequest, with guardpost's JSON body, log line and metric.
-        requireHostHeader: false,
-      },
-      this.onRequest,
-    );
+    const pipeline = new InboundPipeline(options.routes);
+    this.frontEnd = new FrontEnd({
+      name: config.name,
+      limits,
+      metrics,
+      logger: this.logger,
+      accessLog: options.accessLog,
+      openConnection: (socket) => this.openConnection(socket as TLSSocket),
+      handle: (exchange, req) => pipeline.handle(exchange, req),
+    });
+    this.server = createServer({
+      ...certStore.current.serverOptions,
+      requestCert: true,
+      rejectUnauthorized: true,
+      handshakeTimeout: limits.headersTimeout,
+      ...httpServerOptions(limits),
+    });
     this.server.maxConnections = limits.maxConnections;
+    this.frontEnd.serve(this.server);
     this.server.on("tlsClientError", this.onTlsClientError);
-    this.server.on("clientError", this.onClientError);
     this.server.on("secureConnection", this.onSecureConnection);
-    certStore.onChange(() => this.server.setSecureContext(certStore.serverOptions));
+    this.unsubscribe = certStore.subscribe((next, previous) => {
+      this.server.setSecureContext(next.serverOptions);
+      if (trustChanged(next, previous)) this.judgePeersAgain(next.material);
+    });
   }
 
   listen(): Promise<AddressInfo> {
@@ -111,13 +86,24 @@ export class InboundListener {
 
   /** Stops accepting and lets in-flight requests finish; answers on busy connections carry `Connection: close`. */
   drain(timeoutMs: number): Promise<void> {
-    this.draining = true;
-    return drainServer(this.server, timeoutMs);
+    this.unsubscribe();
+    return this.frontEnd.drain(this.server, timeoutMs);
+  }
+
+  /** Closes everything now. */
+  stop(): void {
+    this.unsubscribe();
+    this.server.close();
+    this.server.closeAllConnections();
   }
 
   private readonly onSecureConnection = (socket: TLSSocket): void => {
     this.options.metrics.connectionOpened(this.name);
-    socket.once("close", () => this.options.metrics.connectionClosed(this.name));
+    this.sockets.add(socket);
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      this.options.metrics.connectionClosed(this.name);
+    });
   };
 
   private readonly onTlsClientError = (err: Error & { code?: string }, socket: TLSSocket): void => {
@@ -126,99 +112,29 @@ export class InboundListener {
     this.logger.warn({ event: "tls_handshake_failed", reason: failure.reason, detail: failure.detail, remote: socket.remoteAddress }, `TLS handshake refused: ${failure.reason} (${failure.detail})`);
   };
 
-  /** Errors Node's HTTP parser raises before a request exists: malformed requests, headers too large, timeouts. */
-  private readonly onClientError = (err: Error & { code?: string }, socket: Socket): void => {
-    // Only HTTP parse errors and request timeouts get an answer. Anything else here is a TLS-level
-    // failure (a handshake timeout among them), which onTlsClientError has already counted and logged.
-    const httpError = err.code !== undefined && (err.code.startsWith("HPE_") || err.code === "ERR_HTTP_REQUEST_TIMEOUT");
-    if (!httpError || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const code = err.code === "HPE_HEADER_OVERFLOW" ? "GP_ERR_HEADERS_TOO_LARGE" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "GP_ERR_REQUEST_TIMEOUT" : "GP_ERR_BAD_REQUEST";
-    const requestId = randomUUID();
-    const reason = code === "GP_ERR_BAD_REQUEST" ? `malformed HTTP request (${err.code ?? "parse error"})` : code === "GP_ERR_REQUEST_TIMEOUT" ? "request not received in time" : "request headers too large";
-    const status = sendRawError(socket, code, requestId, reason);
-    this.options.metrics.forListener(this.name).request("OTHER", "error", status);
-    this.logger.info({ event: "bad_request", requestId, status, detail: err.code, remote: socket.remoteAddress }, reason);
-  };
-
-  private connectionState(socket: GuardedSocket): ConnectionState | null {
+  /** A connection's state, made at its first request: the peer's identity, read once from the handshake. */
+  private openConnection(socket: TLSSocket): Connection {
     const identity = peerIdentity(socket);
-    if (!identity) {
-      socket[CONNECTION] = null;
-      return null;
-    }
-    const { attributes } = identity;
-    const state: ConnectionState = {
-      identity,
-      logger: this.logger.child({ peer: { cn: attributes.CN?.[0], ou: attributes.OU, serial: identity.serial }, remote: socket.remoteAddress }),
-      openedAt: Date.now(),
-      remoteAddress: socket.remoteAddress ?? "",
-    };
-    socket[CONNECTION] = state;
-    return state;
+    const remote = socket.remoteAddress ?? "";
+    const log = this.options.accessLog?.connection({ listener: this.name, remote, peer: identity && peerLogFields(identity.attributes, identity.serial) }) ?? null;
+    return newConnection(remote, identity, identity?.attributes ?? NO_ATTRIBUTES, log);
   }
 
-  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const startedAt = performance.now();
-    const socket = req.socket as GuardedSocket;
-    const conn = socket[CONNECTION] === undefined ? this.connectionState(socket) : socket[CONNECTION];
-    const method = req.method!;
-    const target = req.url!;
-    const clientRequestId = req.headers["x-request-id"];
-    const requestId = typeof clientRequestId === "string" && REQUEST_ID.test(clientRequestId) ? clientRequestId : randomUUID();
-    const exchange = new Exchange(this.recorder, startedAt, method, target, requestId, conn?.logger ?? this.logger);
-
-    const now = Date.now();
-    if (conn === null || now >= conn.identity.notAfterMs) {
-      exchange.decision = "error";
-      exchange.complete(sendError(res, "GP_ERR_PEER_EXPIRED", method, target, requestId, "the client certificate of this connection has expired; reconnect with a valid one", true));
-      return;
+  /**
+   * After a CA or CRL change: every open connection whose client certificate
+   * the new material no longer trusts serves no further request.
+   */
+  private judgePeersAgain(material: TlsMaterial): void {
+    for (const socket of this.sockets) {
+      const leaf = socket.getPeerX509Certificate();
+      const problem = leaf === undefined ? "untrusted" : peerTrustProblem(presentedChain(leaf), material);
+      if (problem === null) continue;
+      const conn = this.frontEnd.connectionOf(socket);
+      conn.refusal = "GP_ERR_PEER_UNTRUSTED";
+      this.logger.info(
+        { event: "connection_untrusted", remote: socket.remoteAddress, serial: conn.peer?.serial, problem },
+        `a connection's client certificate is no longer trusted (${problem}); it serves no further request`,
+      );
     }
-    const hostProblem = hostHeaderProblem(req);
-    if (hostProblem !== null) {
-      exchange.decision = "error";
-      exchange.complete(sendError(res, "GP_ERR_BAD_REQUEST", method, target, requestId, hostProblem));
-      return;
-    }
-    const normalized = normalizeTarget(target);
-    if (!normalized.ok) {
-      exchange.decision = "error";
-      exchange.complete(sendError(res, "GP_ERR_BAD_REQUEST", method, target, requestId, normalized.reason));
-      return;
-    }
-    const path = normalized.path;
-    exchange.path = path;
-    const route = this.options.routes.select(req.headers.host, path);
-    if (route === null) {
-      exchange.decision = "error";
-      exchange.complete(sendError(res, "GP_ERR_NOT_FOUND", method, path, requestId, "no route matches this host and path"));
-      return;
-    }
-    exchange.route = route.name;
-    // The ACL in service now decides; a reload during this request does not change its outcome.
-    const acl = route.acl.current;
-    const decision = acl.evaluate(method, path, conn.identity.attributes);
-    exchange.entry = decision.entry;
-    if (!decision.allow) {
-      if ((route.config.mode ?? acl.mode) === "enforce") {
-        exchange.decision = "deny";
-        exchange.complete(sendError(res, "GP_ERR_FORBIDDEN", method, path, requestId));
-        return;
-      }
-      exchange.decision = "would_deny";
-    }
-    if (this.draining || now - conn.openedAt >= this.maxConnectionAge) res.shouldKeepAlive = false;
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
-      remoteAddress: conn.remoteAddress,
-      xfcc: conn.identity.xfcc,
-      requestId,
-    });
-    forward(route.upstream, req, res, exchange, normalized.query === "" ? path : path + normalized.query, headers);
-  };
-
-  private get maxConnectionAge(): number {
-    return this.options.limits.maxConnectionAge === 0 ? Infinity : this.options.limits.maxConnectionAge;
   }
 }

@@ -8,12 +8,14 @@
 import type { Dispatcher } from "undici";
 import type { CompiledAcl } from "../acl/compile.js";
 import type { RouteConfig } from "../config/schema.js";
-import type { Reloadable } from "../runtime/reloadable.js";
+import type { Reloadable } from "../reload/reloadable.js";
 
 export interface Route {
   readonly config: RouteConfig;
   readonly name: string;
   readonly acl: Reloadable<CompiledAcl>;
+  /** An ACL decided alongside `acl` and recorded, never enforced (a policy change rehearsed on real traffic). */
+  readonly shadow: Reloadable<CompiledAcl> | null;
   readonly upstream: Dispatcher;
 }
 

@@ -1,40 +1,25 @@
 /**
- * An outbound listener: plain HTTP from the local service (loopback by
- * default), forwarded over mTLS to one upstream. guardpost presents the
- * service certificate, verifies the server against tls.ca and serverName,
- * and checks the server certificate against `expect` before any request byte
- * is sent. The service never touches a certificate.
+ * An outbound listener's front door: plain HTTP from the local service
+ * (loopback by default), forwarded over mTLS to one upstream through a pool
+ * that presents the service certificate and checks who answers
+ * (src/upstream/pool.ts). The service never touches a certificate.
  */
-import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
-import { buildConnector, Pool } from "undici";
-import { anyOf, type Principal } from "../acl/principal.js";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Pool } from "undici";
 import type { Metrics } from "../admin/metrics.js";
 import { isLoopback } from "../config/load.js";
 import type { Limits, OutboundConfig } from "../config/schema.js";
-import { sendError } from "../http/error-response.js";
-import { Exchange, ExchangeRecorder } from "../http/exchange.js";
+import type { PeerAttributes } from "../identity/attributes.js";
 import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
-import { connectionsCheckingInterval, drainServer, listenOn } from "../http/listen.js";
-import { peerAttributesFromCertificate } from "../identity/peer.js";
+import type { AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
+import { listenOn } from "../net/listen.js";
+import { newConnection, type Connection } from "../proxy/connection.js";
+import type { Exchange } from "../proxy/exchange.js";
+import { FrontEnd, http1Body, httpServerOptions } from "../proxy/front-end.js";
 import type { CertStore } from "../tls/cert-store.js";
-import type { TlsMaterial } from "../tls/material.js";
-import { forward } from "../upstream/forward.js";
-
-/** Raised by the connector when the server's certificate does not match `expect`; nothing has been sent. */
-export class UpstreamIdentityError extends Error {
-  readonly code = "GP_UPSTREAM_IDENTITY";
-  constructor(message: string) {
-    super(message);
-    this.name = "UpstreamIdentityError";
-  }
-}
-
-const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-const MAX_UPSTREAM_CONNECTIONS = 256;
+import { createMtlsPool } from "../upstream/pool.js";
 
 export interface OutboundOptions {
   readonly config: OutboundConfig;
@@ -42,45 +27,44 @@ export interface OutboundOptions {
   readonly certStore: CertStore;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  readonly accessLog: boolean;
+  /** Null when `log.access` is off. */
+  readonly accessLog: AccessLog | null;
 }
+
+const NO_ATTRIBUTES: PeerAttributes = Object.freeze({});
 
 export class OutboundListener {
   readonly server: Server;
   readonly name: string;
   private pool: Pool;
-  private draining = false;
-  private readonly logger: Logger;
-  private readonly recorder: ExchangeRecorder;
-  private readonly expectText: string;
+  private readonly frontEnd: FrontEnd;
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly options: OutboundOptions) {
     const { config, limits, certStore } = options;
     this.name = config.name;
-    this.logger = options.logger.child({ listener: config.name });
-    this.recorder = new ExchangeRecorder(config.name, options.metrics, options.accessLog);
-    this.expectText = config.expect.map((p) => p.text).join(", ");
-    this.pool = this.createPool(certStore.material);
+    const logger = options.logger.child({ listener: config.name });
+    this.frontEnd = new FrontEnd({
+      name: config.name,
+      limits,
+      metrics: options.metrics,
+      logger,
+      accessLog: options.accessLog,
+      openConnection: (socket) => this.openConnection(socket),
+      handle: (exchange, req) => this.handle(exchange, req),
+    });
+    this.pool = createMtlsPool(config, limits, certStore.current.clientOptions);
     // New material: new connections present the new certificate and trust the new CA.
     // The old pool finishes its in-flight requests, then closes.
-    certStore.onChange((material) => {
+    this.unsubscribe = certStore.subscribe((next) => {
       const previous = this.pool;
-      this.pool = this.createPool(material);
+      this.pool = createMtlsPool(config, limits, next.clientOptions);
       previous.close().catch(() => undefined);
     });
-    this.server = createServer(
-      {
-        maxHeaderSize: limits.maxHeaderSize,
-        headersTimeout: limits.headersTimeout,
-        requestTimeout: limits.requestTimeout,
-        keepAliveTimeout: limits.idleTimeout,
-        connectionsCheckingInterval: connectionsCheckingInterval(limits),
-        noDelay: true,
-      },
-      this.onRequest,
-    );
+    this.server = createServer(httpServerOptions(limits));
+    this.frontEnd.serve(this.server);
     if (!isLoopback(config.listen.host)) {
-      this.logger.warn(
+      logger.warn(
         { event: "outbound_not_loopback", listen: config.listen.text },
         `outbound listener "${config.name}" listens on ${config.listen.text}, beyond loopback: anything that can reach it can call ${config.upstream} with this service's identity`,
       );
@@ -92,69 +76,29 @@ export class OutboundListener {
   }
 
   async drain(timeoutMs: number): Promise<void> {
-    this.draining = true;
-    await drainServer(this.server, timeoutMs);
+    this.unsubscribe();
+    await this.frontEnd.drain(this.server, timeoutMs);
     await this.pool.close().catch(() => undefined);
   }
 
   async stop(): Promise<void> {
+    this.unsubscribe();
     this.server.close();
     this.server.closeAllConnections();
     await this.pool.destroy().catch(() => undefined);
   }
 
-  private createPool(material: TlsMaterial): Pool {
-    const { config, limits } = this.options;
-    const connectTls = buildConnector({
-      ca: material.caPem,
-      cert: material.certPem,
-      key: material.keyPem,
-      servername: config.serverName,
-      rejectUnauthorized: true,
-      minVersion: material.paths.minVersion,
-      timeout: limits.upstreamConnectTimeout,
-    });
-    const expected = config.expect.length === 0 ? null : anyOf(config.expect);
-    const expectText = this.expectText;
-    const connect: buildConnector.connector = (opts, callback) => {
-      connectTls(opts, (err, socket) => {
-        if (err || socket === null) return callback(err ?? new Error("connect failed"), null);
-        if (expected !== null) {
-          const peer = peerAttributesFromCertificate((socket as TLSSocket).getPeerCertificate());
-          if (!expected(peer)) {
-            socket.destroy();
-            const subject = [...(peer.OU ?? []).map((v) => `OU=${v}`), ...(peer.CN ?? []).map((v) => `CN=${v}`)].join(",") || "(no OU or CN)";
-            return callback(new UpstreamIdentityError(`the upstream's certificate (${subject}) matches none of expect: [${expectText}]`), null);
-          }
-        }
-        callback(null, socket);
-      });
-    };
-    return new Pool(config.upstream, {
-      connect,
-      connections: MAX_UPSTREAM_CONNECTIONS,
-      pipelining: 1,
-      headersTimeout: limits.upstreamResponseTimeout,
-      bodyTimeout: limits.upstreamBodyTimeout,
-    });
+  private openConnection(socket: Socket): Connection {
+    const remote = socket.remoteAddress ?? "";
+    const log = this.options.accessLog?.connection({ listener: this.name, remote, peer: null }) ?? null;
+    return newConnection(remote, null, NO_ATTRIBUTES, log);
   }
 
-  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const startedAt = performance.now();
-    const method = req.method!;
-    const target = req.url!;
-    const clientRequestId = req.headers["x-request-id"];
-    const requestId = typeof clientRequestId === "string" && REQUEST_ID.test(clientRequestId) ? clientRequestId : randomUUID();
-    const exchange = new Exchange(this.recorder, startedAt, method, target, requestId, this.logger);
-    if (target.charCodeAt(0) !== 0x2f) {
-      exchange.decision = "error";
-      exchange.complete(sendError(res, "GP_ERR_BAD_REQUEST", method, target, requestId, "request-target is not origin-form (must start with /)"));
-      return;
+  private handle(exchange: Exchange, req: IncomingMessage): void {
+    if (exchange.path.charCodeAt(0) !== 0x2f) {
+      return exchange.reject({ code: "GP_ERR_BAD_REQUEST", reason: "request-target is not origin-form (must start with /)" });
     }
-    if (this.draining) res.shouldKeepAlive = false;
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { remoteAddress: null, xfcc: null, requestId });
-    forward(this.pool, req, res, exchange, target, headers);
-  };
+    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { remoteAddress: null, xfcc: null, requestId: exchange.requestId });
+    exchange.forward(this.pool, exchange.path, headers, http1Body(req));
+  }
 }
-
-export type { Principal };

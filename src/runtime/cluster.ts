@@ -114,7 +114,7 @@ export async function runWorker(config: Config): Promise<number> {
     };
     process.on("message", (message: unknown) => {
       if (!isClusterMessage(message)) return;
-      if (message.type === "guardpost:reload") void guardpost.reload(true);
+      if (message.type === "guardpost:reload") guardpost.reloadInBackground(true);
       if (message.type === "guardpost:drain") drain();
     });
     // Ctrl-C reaches every process of the group, not only the primary.

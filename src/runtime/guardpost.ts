@@ -12,12 +12,13 @@ import { AdminServer } from "../admin/server.js";
 import type { Config } from "../config/schema.js";
 import { RouteTable, type Route } from "../inbound/routes.js";
 import { InboundListener } from "../inbound/listener.js";
+import { AccessLog } from "../log/access-log.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { OutboundListener } from "../outbound/listener.js";
+import { FileWatcher, type FileWatchOptions } from "../reload/file-watch.js";
+import { Reloadable } from "../reload/reloadable.js";
 import { CertStore } from "../tls/cert-store.js";
-import { createUpstreamPool } from "../upstream/pool.js";
-import { FileWatcher, type FileWatchOptions } from "./file-watch.js";
-import { Reloadable } from "./reloadable.js";
+import { createServicePool } from "../upstream/pool.js";
 
 export interface GuardpostOptions {
   /** Defaults to a pino logger on stdout at the config's level. */
@@ -78,17 +79,23 @@ export class Guardpost {
   private async startUp(): Promise<void> {
     const { config, logger, metrics } = this;
     await this.certStore.start();
+    // Off means off: with no access log, nothing is prepared for one per connection or request.
+    const accessLog = config.log.access ? new AccessLog(logger) : null;
     for (const inboundConfig of config.inbound) {
       const routes: Route[] = [];
       for (const routeConfig of inboundConfig.routes) {
-        routes.push({ config: routeConfig, name: routeConfig.name, acl: await this.aclStore(routeConfig.acl), upstream: this.pool(routeConfig.upstream) });
+        routes.push({
+          config: routeConfig,
+          name: routeConfig.name,
+          acl: await this.aclStore(routeConfig.acl),
+          shadow: routeConfig.shadowAcl === null ? null : await this.aclStore(routeConfig.shadowAcl),
+          upstream: this.pool(routeConfig.upstream),
+        });
       }
-      this.inbound.push(
-        new InboundListener({ config: inboundConfig, limits: config.limits, certStore: this.certStore, routes: new RouteTable(routes), metrics, logger, accessLog: config.log.access }),
-      );
+      this.inbound.push(new InboundListener({ config: inboundConfig, limits: config.limits, certStore: this.certStore, routes: new RouteTable(routes), metrics, logger, accessLog }));
     }
     for (const outboundConfig of config.outbound) {
-      this.outbound.push(new OutboundListener({ config: outboundConfig, limits: config.limits, certStore: this.certStore, metrics, logger, accessLog: config.log.access }));
+      this.outbound.push(new OutboundListener({ config: outboundConfig, limits: config.limits, certStore: this.certStore, metrics, logger, accessLog }));
     }
     const inboundAddresses = new Map<string, AddressInfo>();
     for (const listener of this.inbound) inboundAddresses.set(listener.name, await listener.listen());
@@ -102,7 +109,7 @@ export class Guardpost {
     this.listening = { inbound: inboundAddresses, outbound: outboundAddresses, admin: adminAddress };
 
     const files = [...this.certStore.reloadable.files, ...this.aclStores.keys()];
-    this.watcher = new FileWatcher(files, () => void this.reload(false), this.options.watch);
+    this.watcher = new FileWatcher(files, () => this.reloadInBackground(), this.options.watch);
     this.watcher.start();
     this.state = "ready";
     metrics.setReady(true);
@@ -130,7 +137,7 @@ export class Guardpost {
   private pool(target: Config["inbound"][number]["routes"][number]["upstream"]): Dispatcher {
     let pool = this.pools.get(target.text);
     if (!pool) {
-      pool = createUpstreamPool(target, this.config.limits);
+      pool = createServicePool(target, this.config.limits);
       this.pools.set(target.text, pool);
     }
     return pool;
@@ -143,6 +150,11 @@ export class Guardpost {
   async reload(force: boolean): Promise<void> {
     if (this.state !== "ready") return;
     await Promise.all([this.certStore.reloadable.check(force), ...[...this.aclStores.values()].map((store) => store.check(force))]);
+  }
+
+  /** A reload nobody waits for (a file event, a signal): checks never reject, and anything unexpected is logged, never dropped. */
+  reloadInBackground(force = false): void {
+    this.reload(force).catch((err: unknown) => this.logger.error({ event: "reload_failed", error: String(err) }, `reload failed unexpectedly: ${String(err)}`));
   }
 
   /** Null when ready, else why not; what /readyz reports. */
@@ -172,10 +184,7 @@ export class Guardpost {
     this.metrics.setReady(false);
     this.watcher?.stop();
     this.certStore.stop();
-    for (const listener of this.inbound) {
-      listener.server.close();
-      listener.server.closeAllConnections();
-    }
+    for (const listener of this.inbound) listener.stop();
     await Promise.all(this.outbound.map((listener) => listener.stop()));
     await this.admin?.close();
     await Promise.all([...this.pools.values()].map((pool) => pool.close().catch(() => undefined)));

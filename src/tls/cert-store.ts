@@ -1,14 +1,17 @@
 /**
- * The TLS material in service and what follows from it: the secure-context
- * options every listener applies, session ticket keys, expiry gauges and the
- * expiry warning. Owns the reload of cert, key, CA and CRL.
+ * The TLS material in service and everything derived from it: the
+ * secure-context options every inbound listener applies, the options an
+ * outbound connector presents, session ticket keys, expiry gauges and the
+ * expiry warning. Owns the reload of cert, key, CA and CRL: a reload derives
+ * the whole state before it is committed, so a listener never sees material
+ * without its options.
  */
 import { constants, randomBytes } from "node:crypto";
 import type { SecureContextOptions } from "node:tls";
 import type { Metrics } from "../admin/metrics.js";
 import type { TlsConfig } from "../config/schema.js";
 import type { Logger } from "../log/logger.js";
-import { Reloadable } from "../runtime/reloadable.js";
+import { Reloadable, type Subscriber } from "../reload/reloadable.js";
 import { contextOptions, loadTlsMaterial, type TlsMaterial } from "./material.js";
 
 /** Warn when this fraction of the service certificate's lifetime is left. */
@@ -21,12 +24,50 @@ export interface ServerContextOptions extends SecureContextOptions {
   readonly sessionIdContext: string;
 }
 
+/** What an outbound connection presents and whom it trusts. */
+export interface ClientTlsOptions {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly minVersion: TlsConfig["minVersion"];
+}
+
+/** One committed generation of TLS material and what follows from it. */
+export interface TlsState {
+  readonly material: TlsMaterial;
+  /** The complete option set for a server's secure context (setSecureContext resets whatever is left out). */
+  readonly serverOptions: ServerContextOptions;
+  readonly clientOptions: ClientTlsOptions;
+}
+
+/** Derives the state for `material`; `previous` is the state in service, if any. */
+function deriveState(material: TlsMaterial, previous: TlsState | undefined): TlsState {
+  // A session ticket carries the peer's verified identity. When whom we trust changes (CA or CRL),
+  // old tickets must stop working, or a client no longer trusted could resume its way back in.
+  // A plain rotation of our own certificate keeps the keys, so clients keep resuming.
+  const ticketKeys = previous && previous.material.trustHash === material.trustHash ? previous.serverOptions.ticketKeys : randomBytes(48);
+  const minVersion = material.paths.minVersion;
+  return Object.freeze({
+    material,
+    serverOptions: Object.freeze({
+      ...contextOptions({ ...material, minVersion }),
+      // Renegotiation lets a client change its certificate mid-connection; we judge the one from the handshake.
+      secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+      ticketKeys,
+      sessionIdContext: material.trustHash.slice(0, 32),
+    }),
+    clientOptions: Object.freeze({ ca: material.caPem, cert: material.certPem, key: material.keyPem, minVersion }),
+  });
+}
+
+/** Whether `next` trusts other peers than `previous` (its CA bundle or CRL changed). */
+export function trustChanged(next: TlsState, previous: TlsState): boolean {
+  return next.material.trustHash !== previous.material.trustHash;
+}
+
 export class CertStore {
-  readonly reloadable: Reloadable<TlsMaterial>;
-  private ticketKeys = randomBytes(48);
-  private options: ServerContextOptions | undefined;
+  readonly reloadable: Reloadable<TlsState>;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private readonly changeListeners: ((material: TlsMaterial) => void)[] = [];
 
   constructor(
     config: TlsConfig,
@@ -34,48 +75,38 @@ export class CertStore {
     private readonly metrics: Metrics,
   ) {
     const files = [config.cert, config.key, config.ca, ...(config.crl === null ? [] : [config.crl])];
-    this.reloadable = new Reloadable({ kind: "tls", name: "tls", files, load: (read) => loadTlsMaterial(config, read), logger, metrics });
-    this.reloadable.onSwap((next, previous) => this.applied(next, previous));
+    this.reloadable = new Reloadable({
+      kind: "tls",
+      name: "tls",
+      files,
+      load: async (read, previous) => deriveState(await loadTlsMaterial(config, read), previous),
+      logger,
+      metrics,
+    });
+    this.reloadable.subscribe((next) => this.updateExpiry(next.material));
   }
 
-  async start(): Promise<TlsMaterial> {
-    const material = await this.reloadable.start();
-    this.applied(material, undefined);
-    return material;
+  async start(): Promise<TlsState> {
+    const state = await this.reloadable.start();
+    this.updateExpiry(state.material);
+    return state;
   }
 
-  get material(): TlsMaterial {
+  get current(): TlsState {
     return this.reloadable.current;
   }
 
-  /** The complete option set for a server's secure context (setSecureContext resets whatever is left out). */
-  get serverOptions(): ServerContextOptions {
-    return this.options!;
+  get material(): TlsMaterial {
+    return this.reloadable.current.material;
   }
 
-  /** Called after every swap, with the new material; listeners apply it to their servers and pools. */
-  onChange(listener: (material: TlsMaterial) => void): void {
-    this.changeListeners.push(listener);
+  /** Calls `subscriber` after every committed reload; returns the function that stops it. */
+  subscribe(subscriber: Subscriber<TlsState>): () => void {
+    return this.reloadable.subscribe(subscriber);
   }
 
   stop(): void {
     clearTimeout(this.expiryTimer);
-  }
-
-  private applied(material: TlsMaterial, previous: TlsMaterial | undefined): void {
-    // A session ticket carries the peer's verified identity. When whom we trust changes (CA or CRL),
-    // old tickets must stop working, or a client no longer trusted could resume its way back in.
-    // A plain rotation of our own certificate keeps the keys, so clients keep resuming.
-    if (previous && previous.trustHash !== material.trustHash) this.ticketKeys = randomBytes(48);
-    this.options = Object.freeze({
-      ...contextOptions({ ...material, minVersion: material.paths.minVersion }),
-      // Renegotiation lets a client change its certificate mid-connection; we judge the one from the handshake.
-      secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
-      ticketKeys: this.ticketKeys,
-      sessionIdContext: material.trustHash.slice(0, 32),
-    });
-    this.updateExpiry(material);
-    for (const listener of this.changeListeners) listener(material);
   }
 
   private updateExpiry(material: TlsMaterial): void {
@@ -93,7 +124,7 @@ export class CertStore {
     const lifetime = material.notAfter.getTime() - material.notBefore.getTime();
     const warnAt = material.notAfter.getTime() - lifetime * EXPIRY_WARNING_FRACTION;
     const warn = () => {
-      if (this.reloadable.current !== material) return;
+      if (this.material !== material) return;
       this.logger.warn(
         { event: "certificate_expiring", file: material.paths.cert, notAfter: material.notAfter.toISOString(), subject: material.leaf.subject.replace(/\n/g, ", ") },
         `service certificate expires at ${material.notAfter.toISOString()}; less than ${EXPIRY_WARNING_FRACTION * 100}% of its lifetime is left and no rotation has replaced it`,

@@ -31,6 +31,8 @@ export interface TlsMaterial {
   readonly caCertificates: readonly X509Certificate[];
   /** When the CRL must be replaced; null without a CRL. */
   readonly crlNextUpdate: Date | null;
+  /** The serials each CA (by SHA-256 fingerprint) has revoked, in canonical form; null without a CRL. */
+  readonly revoked: RevocationIndex | null;
   /** SHA-256 over cert and key: changes on every rotation of our identity. */
   readonly identityHash: string;
   /** SHA-256 over the CA bundle and CRL: changes when whom we trust changes. */
@@ -106,7 +108,7 @@ export async function loadTlsMaterial(paths: TlsConfig, read: (file: string) => 
   }
 
   const caCertificates = certificates(caPem, paths.ca, "GP_ERR_TLS_CA", "the CA bundle");
-  const crlNextUpdate = crlPem === null ? null : await validateCrl(crlPem, paths.crl!, caCertificates, now);
+  const crl = crlPem === null ? null : await validateCrl(crlPem, paths.crl!, caCertificates, now);
 
   try {
     createSecureContext(contextOptions({ certPem, keyPem, caPem, crlPem, minVersion: paths.minVersion }));
@@ -126,22 +128,33 @@ export async function loadTlsMaterial(paths: TlsConfig, read: (file: string) => 
     notBefore,
     notAfter,
     caCertificates: Object.freeze(caCertificates),
-    crlNextUpdate,
+    crlNextUpdate: crl?.nextUpdate ?? null,
+    revoked: crl?.revoked ?? null,
     identityHash: sha256(certPem, keyPem),
     trustHash: sha256(caPem, crlPem ?? ""),
   });
+}
+
+/** CA fingerprint (SHA-256, as X509Certificate#fingerprint256 writes it) -> the serials its CRL revokes (see `canonicalSerial`). */
+export type RevocationIndex = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** Serials compare as upper-case hex without leading zeros (libraries differ in both). */
+export function canonicalSerial(hex: string): string {
+  return hex.toUpperCase().replace(/^0+(?=.)/, "");
 }
 
 /**
  * A CRL must parse, be signed by one of our CAs (OpenSSL fails every
  * handshake on a bad CRL signature) and not be past its
  * nextUpdate: OpenSSL rejects every client when the CRL has expired.
+ * Returns the earliest nextUpdate and the revoked serials by issuer.
  */
-async function validateCrl(crlPem: string, file: string, cas: readonly X509Certificate[], now: number): Promise<Date | null> {
+async function validateCrl(crlPem: string, file: string, cas: readonly X509Certificate[], now: number): Promise<{ nextUpdate: Date | null; revoked: RevocationIndex }> {
   const { x509 } = await import("../pki/x509.js");
   const blocks = pemBlocks(crlPem, file, "GP_ERR_TLS_CRL").filter((b) => b.label === "X509 CRL");
   if (blocks.length === 0) throw new GuardpostError("GP_ERR_TLS_CRL", 'no PEM CRL ("-----BEGIN X509 CRL-----") found', { file });
   let earliest: Date | null = null;
+  const revoked = new Map<string, Set<string>>();
   for (const [index, block] of blocks.entries()) {
     let crl: x509.X509Crl;
     try {
@@ -149,7 +162,8 @@ async function validateCrl(crlPem: string, file: string, cas: readonly X509Certi
     } catch {
       throw new GuardpostError("GP_ERR_TLS_CRL", `CRL #${index + 1} in the file cannot be parsed`, { file });
     }
-    const issuer = cas.map((ca) => new x509.X509Certificate(ca.raw)).find((ca) => ca.subjectName.toString() === crl.issuerName.toString());
+    const issuerIndex = cas.findIndex((ca) => new x509.X509Certificate(ca.raw).subjectName.toString() === crl.issuerName.toString());
+    const issuer = issuerIndex === -1 ? undefined : new x509.X509Certificate(cas[issuerIndex]!.raw);
     if (!issuer) throw new GuardpostError("GP_ERR_TLS_CRL", `CRL #${index + 1} is issued by "${crl.issuer}", which is not in the CA bundle`, { file });
     if (!(await crl.verify({ publicKey: issuer.publicKey }))) {
       throw new GuardpostError("GP_ERR_TLS_CRL", `CRL #${index + 1} has a signature that does not verify with its issuer's key`, { file });
@@ -158,8 +172,12 @@ async function validateCrl(crlPem: string, file: string, cas: readonly X509Certi
       throw new GuardpostError("GP_ERR_TLS_CRL", `CRL #${index + 1} expired at ${utc(crl.nextUpdate)} (its nextUpdate); OpenSSL would refuse every client`, { file });
     }
     if (crl.nextUpdate && (earliest === null || crl.nextUpdate < earliest)) earliest = crl.nextUpdate;
+    const fingerprint = cas[issuerIndex]!.fingerprint256;
+    const serials = revoked.get(fingerprint) ?? new Set<string>();
+    for (const entry of crl.entries) serials.add(canonicalSerial(entry.serialNumber));
+    revoked.set(fingerprint, serials);
   }
-  return earliest;
+  return { nextUpdate: earliest, revoked };
 }
 
 /** The full option set for a secure context. setSecureContext() resets every option left out. */

@@ -12,7 +12,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import fc from "fast-check";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, test } from "vitest";
-import { connectionsCheckingInterval } from "../../src/http/listen.js";
+import { connectionsCheckingInterval } from "../../src/proxy/front-end.js";
 import { loadConfig, parseConfigText } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { tempDir } from "../helpers/pki.js";
@@ -51,7 +51,7 @@ function deeplyFrozen(value: unknown, seen = new Set<unknown>()): boolean {
   return Object.isFrozen(value) && Object.values(value).every((child) => deeplyFrozen(child, seen));
 }
 
-/** What the runtime relies on without checking again (SPEC 2; "validate once at the edge"). */
+/** What the runtime relies on without checking again (the README's configuration reference; "validate once at the edge"). */
 function expectUsable(config: Config): void {
   expect(deeplyFrozen(config)).toBe(true);
   for (const file of [config.tls.cert, config.tls.key, config.tls.ca, ...(config.tls.crl ? [config.tls.crl] : [])]) expect(isAbsolute(file), file).toBe(true);

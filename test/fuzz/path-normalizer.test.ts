@@ -2,7 +2,7 @@
  * The request-target normalizer under fuzzing: random bytes, random unicode
  * and random mixtures of the pieces path-confusion attacks are made of. It
  * only ever returns a normalized path or a typed refusal, and a normalized
- * path is in canonical form (SPEC 5): it starts with `/`, has no `//`, no `.`
+ * path is in canonical form (the README's "What happens on the wire"): it starts with `/`, has no `//`, no `.`
  * or `..` segment, no encoded unreserved character, no control byte, no raw
  * byte outside RFC 3986 pchar, no double encoding; normalizing it again
  * changes nothing; and it means what the target meant to a server that
@@ -62,7 +62,7 @@ describe("normalizeTarget under fuzzing", () => {
     );
   });
 
-  test("refusals cover what SPEC 5 names: encoded / or \\, raw \\, NUL and control bytes, .. above the root, ;-hidden dot segments, double encoding", () => {
+  test("refusals cover what the README names: encoded / or \\, raw \\, NUL and control bytes, .. above the root, ;-hidden dot segments, double encoding", () => {
     const mustRefuse = (target: string) => {
       const path = target.split("?")[0]!;
       // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are exactly what the normalizer must refuse

@@ -25,6 +25,8 @@ export interface ProxyOptions {
   readonly access?: boolean;
   /** Merged over the generated config object before it is written. */
   readonly extra?: Record<string, unknown>;
+  /** More files (name -> content) written beside the config, e.g. a second ACL that `extra` names. */
+  readonly extraFiles?: Record<string, string>;
   readonly drainTimeout?: string;
   /** Use these TLS files (absolute paths, already written) instead of writing cert, key and CA into the temp dir. */
   readonly tlsPaths?: { readonly cert: string; readonly key: string; readonly ca: string; readonly crl?: string };
@@ -63,6 +65,7 @@ export async function writeProxyFiles(options: ProxyOptions, log: { level: strin
     "ca.crt": ca.cert,
     "acl.yaml": options.acl,
     ...(options.crl ? { "ca.crl": options.crl } : {}),
+    ...options.extraFiles,
   });
   const config = {
     tls: options.tlsPaths ?? { cert: "service.crt", key: "service.key", ca: "ca.crt", ...(options.crl ? { crl: "ca.crl" } : {}) },

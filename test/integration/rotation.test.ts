@@ -25,7 +25,7 @@ beforeAll(async () => {
   upstream = await startUpstream();
 });
 
-/** Waits (up to the 2 s SPEC bound) until new handshakes see the certificate with `serial`. */
+/** Waits (up to the 2 s the README promises) until new handshakes see the certificate with `serial`. */
 async function expectServedSerial(proxy: TestProxy, serial: string, trust: CertificateAuthority = ca, client: IssuedCertificate = web): Promise<void> {
   await expect.poll(async () => (await handshake(proxy.port, trust, client)).serial, { timeout: 2000, interval: 50 }).toBe(serial);
 }
@@ -159,7 +159,7 @@ describe("rotation of whom we trust", () => {
     expect(await handshake(proxy.port, ca, newClient, { maxVersion })).toMatchObject({ served: true });
   });
 
-  test("a CRL update revokes a client on its next handshake", async () => {
+  test("a CRL update revokes a client on its next handshake and on its open keep-alive connection; other open connections go on", async () => {
     const dir = tempDir();
     const files = writeFiles(dir, { "ca.crl": await ca.crl([]) });
     const server = await issueServerCert(ca);
@@ -167,13 +167,40 @@ describe("rotation of whom we trust", () => {
     const proxy = await startProxy({ ca, acl: ACL, upstream: upstream.url, tlsPaths: { cert: tls["s.crt"], key: tls["s.key"], ca: tls["ca.crt"], crl: files["ca.crl"] } });
     const victim = await ca.issue({ cn: "web-09", ou: "web" });
     const open = mtlsClient(ca, victim);
+    const bystander = mtlsClient(ca, web);
     expect((await open.request(`${proxy.url}/x`)).status).toBe(200);
+    expect((await bystander.request(`${proxy.url}/x`)).status).toBe(200);
     writeByRename(files["ca.crl"], await ca.crl([victim]));
     await expect.poll(() => reloads(proxy, "tls", "success"), { timeout: 2000 }).toBe(1);
     expect(await handshake(proxy.port, ca, victim)).toMatchObject({ served: false });
     expect(await handshake(proxy.port, ca, web)).toMatchObject({ served: true });
-    // SPEC: open connections are not dropped by a reload.
+    const mark = upstream.received.length;
+
+    // The victim's keep-alive connection, opened before the CRL named it, serves nothing more.
+    const refused = await open.request(`${proxy.url}/x`);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.connection).toBe("close");
+    expect(refused.json()).toMatchObject({ error: "certificate_untrusted", path: "/x" });
+    // Reconnecting means a new handshake, which the CRL refuses.
+    await expect(open.request(`${proxy.url}/x`)).rejects.toThrow();
+    expect(upstream.received.slice(mark).length).toBe(0);
+    expect(proxy.logs.find({ event: "connection_untrusted", problem: "revoked", serial: victim.serial })).toHaveLength(1);
+
+    // A client the CRL does not name keeps its open connection.
+    expect((await bystander.request(`${proxy.url}/x`)).status).toBe(200);
+  });
+
+  test("after a CA swap, an open connection from a client of the old CA answers its next request with 403 and closes", async () => {
+    const proxy = await startProxy({ ca, acl: ACL, upstream: upstream.url });
+    const open = mtlsClient(ca, web);
     expect((await open.request(`${proxy.url}/x`)).status).toBe(200);
+    const newCa = await createCa({ cn: "guardpost test CA 3" });
+    writeByRename(proxy.files.ca, newCa.cert);
+    await expect.poll(() => reloads(proxy, "tls", "success"), { timeout: 2000 }).toBe(1);
+    const refused = await open.request(`${proxy.url}/x`);
+    expect(refused.status).toBe(403);
+    expect(refused.json()).toMatchObject({ error: "certificate_untrusted" });
+    expect(proxy.logs.find({ event: "connection_untrusted", problem: "untrusted" })).toHaveLength(1);
   });
 
   test("a CRL from a CA that is not in the bundle is refused", async () => {

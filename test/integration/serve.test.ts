@@ -114,7 +114,7 @@ describe("guardpost serve", () => {
     writeFiles(dir, { "bad.yaml": "tls:\n  cert: service.crt\ninbound:\n  listen: 127.0.0.1:0\n  upstrem: http://127.0.0.1:1\n" });
     const result = await runCliProcess(["serve", "--config", join(dir, "bad.yaml")]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`${join(dir, "bad.yaml")}:5:3: unknown key "upstrem" in "inbound" (expected one of name, listen, upstream, acl, mode, routes)\n`);
+    expect(result.stderr).toBe(`${join(dir, "bad.yaml")}:5:3: unknown key "upstrem" in "inbound" (expected one of name, listen, upstream, acl, shadowAcl, mode, routes)\n`);
   });
 
   test("a missing certificate file stops start-up naming the file", async () => {
@@ -147,7 +147,7 @@ describe("guardpost serve with workers", () => {
     const admin = `http://${cluster.admin as string}`;
     await expect.poll(async () => (await request(`${admin}/readyz`)).statusCode).toBe(200);
     const metrics = await (await request(`${admin}/metrics`)).body.text();
-    expect(metrics).toContain('guardpost_requests_total{listener="inbound",method="GET",decision="allow",code="200"} 10');
+    expect(metrics).toContain('guardpost_requests_total{listener="inbound",method="GET",decision="allow",code="200",protocol="http1"} 10');
     expect(metrics).toContain('guardpost_reloads_total{kind="tls",result="error"} 0');
     proc.child.kill("SIGHUP");
     await expect.poll(() => proc.stdout.split("\n").filter((l) => l.includes('"event":"signal"')).length).toBeGreaterThanOrEqual(1);

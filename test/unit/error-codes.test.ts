@@ -8,29 +8,26 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { ERROR_CODES, type ErrorCode } from "../../src/errors.js";
-import { errorName } from "../../src/http/error-response.js";
+import { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from "../../src/errors.js";
 
 const START = "<!-- error-codes:start -->";
 const END = "<!-- error-codes:end -->";
-/** The `error` field of a response body for codes guardpost sends over HTTP. */
-const INTERNAL = "internal_error";
-
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];
-const sentOverHttp = (code: ErrorCode) => errorName(code) !== INTERNAL;
+const info = (code: ErrorCode): ErrorCodeInfo => ERROR_CODES[code];
 
 /**
- * The README table: a code is either sent as an HTTP response (its status and
- * the body's `error` field) or ends a command (its exit code), never both.
+ * The README table: a code either ends a command (its exit code) or answers a
+ * request (its HTTP status and the body's `error` field, or its gRPC status).
  */
 function errorCodeTable(): string {
   const rows = codes.map((code) => {
-    const { exitCode, httpStatus, description } = ERROR_CODES[code];
-    const exit = sentOverHttp(code) ? "—" : String(exitCode);
-    const http = sentOverHttp(code) ? `${httpStatus} \`${errorName(code)}\`` : "—";
-    return `| \`${code}\` | ${exit} | ${http} | ${description.replaceAll("|", "\\|")} |`;
+    const entry = info(code);
+    const exit = entry.kind === "input" ? String(entry.exitCode) : "—";
+    const http = entry.kind === "answer" ? `${entry.httpStatus} \`${entry.name}\`` : "—";
+    const grpc = entry.kind === "answer" ? String(entry.grpcStatus) : "—";
+    return `| \`${code}\` | ${exit} | ${http} | ${grpc} | ${entry.description.replaceAll("|", "\\|")} |`;
   });
-  return ["| code | exit code | HTTP status and `error` | meaning |", "|---|---|---|---|", ...rows].join("\n");
+  return ["| code | exit code | HTTP status and `error` | gRPC status | meaning |", "|---|---|---|---|---|", ...rows].join("\n");
 }
 
 function sourceFiles(dir: string): string[] {
@@ -54,16 +51,24 @@ describe("the error-code registry", () => {
     expect(actual).toBe(expected);
   });
 
-  test("codes sent over HTTP have a status of their own; the others end a command with exit code 2", () => {
+  test("answers have an error status, a snake_case name of their own and a gRPC status; input errors exit 2", () => {
+    const names = new Map<string, ErrorCode>();
     for (const code of codes) {
-      const { exitCode, httpStatus } = ERROR_CODES[code];
-      if (sentOverHttp(code)) expect([code, httpStatus >= 400 && httpStatus < 600 && httpStatus !== 500]).toEqual([code, true]);
-      else expect([code, exitCode, httpStatus]).toEqual([code, 2, 500]);
+      const entry = info(code);
+      if (entry.kind === "input") {
+        expect([code, entry.exitCode]).toEqual([code, 2]);
+        continue;
+      }
+      expect([code, entry.httpStatus >= 400 && entry.httpStatus < 600 && entry.httpStatus !== 500]).toEqual([code, true]);
+      expect([code, /^[a-z]+(_[a-z]+)*$/.test(entry.name)]).toEqual([code, true]);
+      expect([code, entry.grpcStatus > 0 && entry.grpcStatus <= 16]).toEqual([code, true]);
+      expect(names.get(entry.name) ?? code).toBe(code);
+      names.set(entry.name, code);
     }
   });
 
-  // The registry and the body names are where codes are defined, not used.
-  const DEFINITIONS = new Set([join("src", "errors.ts"), join("src", "http", "error-response.ts")]);
+  // The registry is where codes are defined, not used.
+  const DEFINITIONS = new Set([join("src", "errors.ts")]);
   const uses = new Map<string, string[]>();
   for (const file of sourceFiles("src")) {
     if (DEFINITIONS.has(file)) continue;

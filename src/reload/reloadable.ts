@@ -1,14 +1,21 @@
 /**
  * Loading is reloading: one function reads every file of a unit (TLS
- * material, an ACL) into memory, validates it into a new value, and only then
- * swaps one reference. On failure the old value stays in service, the file
- * and reason are logged, and guardpost_reloads_total{result="error"} counts
- * it. Start-up uses the same path and fails instead of keeping an old value.
+ * material, an ACL) and derives everything that follows from it (contexts,
+ * options, compiled tables) into a new value without touching anything in
+ * service; only then is the value committed, by swapping one reference. On
+ * failure the old value stays in service, the file and reason are logged, and
+ * guardpost_reloads_total{result="error"} counts it. Start-up uses the same
+ * path and fails instead of keeping an old value.
+ *
+ * After a commit the subscribers (listeners applying new TLS options, pools
+ * being replaced) are told one by one, each isolated from the others: one
+ * that throws is logged and counted, and the rest still hear of the change.
+ * No check ever rejects: a watcher may fire and forget.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { GuardpostError, isGuardpostError } from "../errors.js";
 import type { Metrics, ReloadKind } from "../admin/metrics.js";
+import { GuardpostError, isGuardpostError } from "../errors.js";
 import type { Logger } from "../log/logger.js";
 
 /** Reads a file of the snapshot being loaded; throws as readFileSync would. */
@@ -16,12 +23,19 @@ export type ReadFile = (file: string) => string;
 
 export type CheckResult = "unchanged" | "swapped" | "failed";
 
+export type Subscriber<T> = (next: T, previous: T) => void;
+
 export interface ReloadableOptions<T> {
   readonly kind: ReloadKind;
   /** Names the unit in logs: a file path or "tls". */
   readonly name: string;
   readonly files: readonly string[];
-  readonly load: (read: ReadFile) => T | Promise<T>;
+  /**
+   * Reads and validates the unit and derives everything from it. `previous`
+   * is the value in service (undefined at start-up), for what carries over
+   * from one value to the next. Must not change anything in service.
+   */
+  readonly load: (read: ReadFile, previous: T | undefined) => T | Promise<T>;
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -31,7 +45,7 @@ export class Reloadable<T> {
   private contentHash = "";
   private failedHash = "";
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly swapListeners: ((next: T, previous: T) => void)[] = [];
+  private readonly subscribers = new Set<Subscriber<T>>();
 
   constructor(private readonly options: ReloadableOptions<T>) {}
 
@@ -44,51 +58,73 @@ export class Reloadable<T> {
     return this.options.files;
   }
 
-  onSwap(listener: (next: T, previous: T) => void): void {
-    this.swapListeners.push(listener);
+  get kind(): ReloadKind {
+    return this.options.kind;
+  }
+
+  /** Calls `subscriber` after every commit; returns the function that stops it. */
+  subscribe(subscriber: Subscriber<T>): () => void {
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
   }
 
   /** The first load: throws on invalid material, since there is nothing to fall back to. */
   async start(): Promise<T> {
     const snapshot = readSnapshot(this.options.files);
-    this.value = await this.options.load(snapshot.read);
+    this.value = await this.options.load(snapshot.read, undefined);
     this.contentHash = snapshot.hash;
     return this.value;
   }
 
   /**
-   * Re-reads the files and swaps in the new value if they changed and are
+   * Re-reads the files and commits a new value if they changed and are
    * valid. Checks run one at a time. `force` re-validates (and re-reports)
    * content that is unchanged or already known to be bad: SIGHUP uses it.
    */
   check(force = false): Promise<CheckResult> {
     const run = this.queue.then(() => this.checkNow(force));
-    this.queue = run.catch(() => undefined);
+    this.queue = run;
     return run;
   }
 
   private async checkNow(force: boolean): Promise<CheckResult> {
-    const snapshot = readSnapshot(this.options.files);
-    if (!force && (snapshot.hash === this.contentHash || snapshot.hash === this.failedHash)) return "unchanged";
     const { kind, name, logger, metrics } = this.options;
+    let snapshot: Snapshot | undefined;
     let next: T;
     try {
-      next = await this.options.load(snapshot.read);
+      snapshot = readSnapshot(this.options.files);
+      if (!force && (snapshot.hash === this.contentHash || snapshot.hash === this.failedHash)) return "unchanged";
+      next = await this.options.load(snapshot.read, this.value);
     } catch (err) {
-      this.failedHash = snapshot.hash;
+      if (snapshot) this.failedHash = snapshot.hash;
       metrics.reload(kind, "error");
       const error = isGuardpostError(err) ? err : new GuardpostError("GP_ERR_FILE_READ", String(err));
-      logger.error({ event: "reload_failed", kind, unit: name, code: error.code, file: error.file, error: error.format() }, `${kind} reload refused, previous ${kind === "tls" ? "material" : "ACL"} stays in service: ${error.format()}`);
+      logger.error(
+        { event: "reload_failed", kind, unit: name, code: error.code, file: error.file, error: error.format() },
+        `${kind} reload refused, previous ${kind === "tls" ? "material" : "ACL"} stays in service: ${error.format()}`,
+      );
       return "failed";
     }
-    const previous = this.current;
-    this.value = next;
-    this.contentHash = snapshot.hash;
-    this.failedHash = "";
+    this.commit(next, snapshot.hash);
     metrics.reload(kind, "success");
     logger.info({ event: "reloaded", kind, unit: name }, `${kind} reloaded: ${name}`);
-    for (const listener of this.swapListeners) listener(next, previous);
     return "swapped";
+  }
+
+  private commit(next: T, hash: string): void {
+    const previous = this.current;
+    this.value = next;
+    this.contentHash = hash;
+    this.failedHash = "";
+    for (const subscriber of this.subscribers) {
+      try {
+        subscriber(next, previous);
+      } catch (err) {
+        const { kind, name, logger, metrics } = this.options;
+        metrics.reloadSubscriberError(kind);
+        logger.error({ event: "reload_apply_failed", kind, unit: name, error: String(err) }, `${kind} reloaded, but applying it failed in one place: ${String(err)}`);
+      }
+    }
   }
 }
 
