@@ -12,9 +12,11 @@
  * on every line). A synchronous write of a batch is one write(2) on the main
  * thread, which is also what Node does for process.stdout on a pipe.
  *
- * A write that would block (EAGAIN: stdout is a non-blocking pipe whose
- * reader is behind) keeps the data and retries later without blocking the
- * event loop; only the exit flush waits for the reader, boundedly.
+ * Lines are encoded into one reused buffer as they come (no array of
+ * strings joined and encoded again per batch). A write that would block
+ * (EAGAIN: stdout is a non-blocking pipe whose reader is behind) keeps the
+ * data and retries later without blocking the event loop; only the exit
+ * flush waits for the reader, boundedly.
  */
 import { writeSync } from "node:fs";
 
@@ -42,9 +44,10 @@ const EXIT_WAIT_MS = 5_000;
 const RETRY_MS = 10;
 
 export class LineWriter {
-  private parts: string[] = [];
-  private pendingLength = 0;
-  /** Bytes a previous write could not place (EAGAIN or a short write). */
+  /** Lines are encoded straight into this buffer, reused from batch to batch. */
+  private readonly buf: Buffer;
+  private used = 0;
+  /** Bytes a previous write could not place (EAGAIN or a short write), in order before `buf`'s. */
   private backlog: Buffer | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly batchBytes: number;
@@ -58,14 +61,23 @@ export class LineWriter {
     this.batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.flushMs = options.flushMs ?? DEFAULT_FLUSH_MS;
     this.shared = options.shared ?? false;
+    this.buf = Buffer.allocUnsafe(Math.max(4 * this.batchBytes, 64 * 1024));
     process.on("exit", this.flushAtExit);
   }
 
   /** Takes one or more complete lines (each ending in "\n"). Never blocks. */
   write(lines: string): boolean {
-    this.parts.push(lines);
-    this.pendingLength += lines.length;
-    if (this.pendingLength >= this.batchBytes) this.flush();
+    // A UTF-16 code unit is at most 3 bytes of UTF-8.
+    if (lines.length * 3 > this.buf.length - this.used) {
+      this.flush();
+      if (lines.length * 3 > this.buf.length) {
+        this.backlog = this.backlog === null ? Buffer.from(lines) : Buffer.concat([this.backlog, Buffer.from(lines)]);
+        this.flush();
+        return true;
+      }
+    }
+    this.used += this.buf.write(lines, this.used);
+    if (this.used >= this.batchBytes) this.flush();
     else this.timer ??= setTimeout(this.onTimer, this.flushMs).unref();
     return true;
   }
@@ -76,8 +88,19 @@ export class LineWriter {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    this.take();
-    if (this.backlog !== null) this.drainBacklog();
+    if (this.used > 0) {
+      const batch = this.buf.subarray(0, this.used);
+      this.used = 0;
+      if (this.backlog === null) {
+        const rest = this.writeOut(batch);
+        // a copy: the buffer is reused for the next batch
+        if (rest !== null) this.backlog = Buffer.from(rest);
+      } else {
+        this.backlog = Buffer.concat([this.backlog, batch]);
+      }
+    }
+    if (this.backlog !== null) this.backlog = this.writeOut(this.backlog);
+    if (this.backlog !== null) this.timer = setTimeout(this.onTimer, RETRY_MS).unref();
     done?.();
   }
 
@@ -92,50 +115,34 @@ export class LineWriter {
     this.flush();
   };
 
-  /** Moves pending lines into the backlog buffer. */
-  private take(): void {
-    if (this.parts.length === 0) return;
-    const text = this.parts.length === 1 ? this.parts[0]! : this.parts.join("");
-    this.parts = [];
-    this.pendingLength = 0;
-    const data = Buffer.from(text, "utf8");
-    this.backlog = this.backlog === null ? data : Buffer.concat([this.backlog, data]);
-  }
-
-  /** Writes the backlog; on EAGAIN keeps the rest and retries on a timer. */
-  private drainBacklog(): void {
-    let data = this.backlog!;
+  /** Writes `data`; returns what is left when the descriptor would block (EAGAIN), else null. */
+  private writeOut(data: Buffer): Buffer | null {
     while (data.length > 0) {
       let written: number;
       try {
         written = writeSync(this.fd, data, 0, this.shared ? atomicLength(data) : data.length);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
-          this.backlog = data;
-          this.timer ??= setTimeout(this.onTimer, RETRY_MS).unref();
-          return;
-        }
+        if ((err as NodeJS.ErrnoException).code === "EAGAIN") return data;
         // stdout closed or broken (EPIPE, EBADF): nobody reads these lines; drop them rather than crash the proxy.
-        this.backlog = null;
-        return;
+        return null;
       }
       data = data.subarray(written);
     }
-    this.backlog = null;
+    return null;
   }
 
   private readonly flushAtExit = (): void => {
-    this.take();
     const deadline = Date.now() + EXIT_WAIT_MS;
     const pause = new Int32Array(new SharedArrayBuffer(4));
-    while (this.backlog !== null && Date.now() < deadline) {
-      this.drainBacklog();
+    for (;;) {
+      this.flush();
       if (this.timer !== null) {
         clearTimeout(this.timer);
         this.timer = null;
       }
+      if (this.backlog === null || Date.now() >= deadline) return;
       // The reader is behind: wait a little for it, synchronously (nothing else runs at exit).
-      if (this.backlog !== null) Atomics.wait(pause, 0, 0, RETRY_MS);
+      Atomics.wait(pause, 0, 0, RETRY_MS);
     }
   };
 }
