@@ -56,7 +56,13 @@ export interface AccessLogConnection {
   readonly fields: string;
 }
 
+/** By the (frozen, shared) attributes of a peer identity: a client's reconnections reuse its log fields and their JSON. */
+const peerFieldsCache = new WeakMap<PeerAttributes, PeerLogFields>();
+const peerJsonCache = new WeakMap<PeerLogFields, string>();
+
 export function peerLogFields(attributes: PeerAttributes, serial: string): PeerLogFields {
+  const known = peerFieldsCache.get(attributes);
+  if (known !== undefined && known.serial === serial) return known;
   const fields: Record<string, string | readonly string[]> = {};
   const cn = attributes.CN?.[0];
   if (cn !== undefined) fields.cn = cn;
@@ -65,7 +71,9 @@ export function peerLogFields(attributes: PeerAttributes, serial: string): PeerL
     if (attribute !== "CN" && values !== undefined) fields[attribute.toLowerCase()] = values;
   }
   fields.serial = serial;
-  return fields as unknown as PeerLogFields;
+  const frozen = Object.freeze(fields) as unknown as PeerLogFields;
+  peerFieldsCache.set(attributes, frozen);
+  return frozen;
 }
 
 interface Destination {
@@ -118,10 +126,16 @@ export class AccessLog {
     this.destination = logger.isLevelEnabled("info") && destination !== undefined ? destination : null;
   }
 
-  /** Once per connection: the connection's fields are serialized here, not per line. */
+  /** Once per connection: the connection's fields are serialized here, not per line (the peer's once per certificate). */
   connection(fields: ConnectionLogFields): AccessLogConnection {
-    const own = fields.peer === null ? { listener: fields.listener, remote: fields.remote } : { listener: fields.listener, remote: fields.remote, peer: fields.peer };
-    return { fields: JSON.stringify(own).slice(1, -1) };
+    const head = `"listener":${str(fields.listener)},"remote":${str(fields.remote)}`;
+    if (fields.peer === null) return { fields: head };
+    let peer = peerJsonCache.get(fields.peer);
+    if (peer === undefined) {
+      peer = JSON.stringify(fields.peer);
+      peerJsonCache.set(fields.peer, peer);
+    }
+    return { fields: `${head},"peer":${peer}` };
   }
 
   request(conn: AccessLogConnection, fields: RequestLogFields): void {
