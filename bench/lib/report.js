@@ -67,6 +67,7 @@ export function pairedRatios(rounds, baseRounds) {
   const cpu = [];
   const rps = [];
   const p99Added = [];
+  const p50Added = [];
   const p99 = [];
   for (let i = 0; i < n; i++) {
     const r = rounds[i];
@@ -74,9 +75,10 @@ export function pairedRatios(rounds, baseRounds) {
     cpu.push(r.cpuUsPerReq / b.cpuUsPerReq);
     rps.push(r.rps / b.rps);
     p99Added.push(r.latencyMs.p99 - b.latencyMs.p99);
+    p50Added.push(r.latencyMs.p50 - b.latencyMs.p50);
     p99.push(r.latencyMs.p99 / b.latencyMs.p99);
   }
-  return { cpu: spread(cpu), rps: spread(rps), p99AddedMs: spread(p99Added), p99: spread(p99) };
+  return { cpu: spread(cpu), rps: spread(rps), p50AddedMs: spread(p50Added), p99AddedMs: spread(p99Added), p99: spread(p99) };
 }
 
 /**
@@ -123,6 +125,7 @@ function columns(scenario, baselineName) {
     return [
       ["achieved req/s", (s) => int(s.rps)],
       ["p50 ms", (s) => ms(s.p50Ms)],
+      ["p50 added ms", paired("p50AddedMs", signedMs)],
       ["p99 ms", (s) => ms(s.p99Ms)],
       [`p99 added ms`, paired("p99AddedMs", signedMs)],
       ["added range", range("p99AddedMs", signedMs)],
