@@ -96,6 +96,7 @@ export const ERROR_CODES = Object.freeze({
   GP_ERR_UPSTREAM_UNREACHABLE: answer(502, "upstream_unreachable", GRPC_STATUS.UNAVAILABLE, "the upstream could not be reached or reset the connection"),
   GP_ERR_UPSTREAM_TLS: answer(502, "upstream_unverified", GRPC_STATUS.UNAVAILABLE, "the upstream failed TLS verification or the expected identity"),
   GP_ERR_UPSTREAM_TIMEOUT: answer(504, "upstream_timeout", GRPC_STATUS.DEADLINE_EXCEEDED, "the upstream did not answer in time"),
+  GP_ERR_GRPC_UPSTREAM: answer(502, "grpc_unsupported", GRPC_STATUS.UNIMPLEMENTED, "a gRPC call reached a route whose upstream speaks HTTP/1.1, which cannot carry it (use an h2c:// upstream)"),
 } satisfies Record<string, ErrorCodeInfo>);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -151,6 +151,13 @@ export class Metrics {
     registry: this.registry,
   });
 
+  private readonly http2SessionErrors = new Counter({
+    name: "guardpost_http2_session_errors_total",
+    help: "HTTP/2 sessions ended for a protocol error or abuse (rapid reset, CONTINUATION or control-frame floods, oversized header blocks), by listener.",
+    labelNames: ["listener"] as const,
+    registers: [this.registry],
+  });
+
   private readonly reloadApplyErrors = new Counter({
     name: "guardpost_reload_apply_errors_total",
     help: "Reloads that were committed but could not be applied in some place (a listener or pool), by kind.",
@@ -199,6 +206,10 @@ export class Metrics {
 
   reload(kind: ReloadKind, result: "success" | "error"): void {
     this.reloads.labels(kind, result).inc();
+  }
+
+  http2SessionError(listener: string): void {
+    this.http2SessionErrors.labels(listener).inc();
   }
 
   reloadSubscriberError(kind: ReloadKind): void {

@@ -6,6 +6,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { connect as connectHttp2 } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,10 +39,13 @@ interface DemoCall {
   readonly method: string;
   readonly path: string;
   readonly expect: number | "refused";
+  /** Made over HTTP/2 (ALPN h2 on the same port) instead of HTTP/1.1. */
+  readonly http2?: boolean;
 }
 
 const CALLS: readonly DemoCall[] = [
   { caller: "web", method: "GET", path: "/user", expect: 200 },
+  { caller: "web", method: "GET", path: "/user", expect: 200, http2: true },
   { caller: "web", method: "DELETE", path: "/user", expect: 200 },
   { caller: "payments", method: "GET", path: "/user/42", expect: 200 },
   { caller: "batch", method: "GET", path: "/user/42", expect: 403 },
@@ -100,6 +104,7 @@ Ctrl-C. The temp dir is removed on exit.
 Try it yourself (certificates in ${dir}):
 
   curl --cacert ${dir}/ca.crt --cert ${dir}/web.crt --key ${dir}/web.key https://localhost:${port}/user
+  curl --http2 --cacert ${dir}/ca.crt --cert ${dir}/web.crt --key ${dir}/web.key https://localhost:${port}/user/42
   curl --cacert ${dir}/ca.crt --cert ${dir}/marketing.crt --key ${dir}/marketing.key -X DELETE https://localhost:${port}/user
   npx guardpost acl explain acl/example.yaml --peer-cert ${dir}/batch.crt --request "GET /user/42"
   curl http://127.0.0.1:${adminPort}/metrics | grep guardpost_requests_total
@@ -167,23 +172,48 @@ async function makeCalls(io: CommandIo, port: number, pki: DemoPki): Promise<num
   for (const call of CALLS) {
     const caller = call.caller === null ? null : CALLERS.find((c) => c.name === call.caller)!;
     const cert = call.caller === null ? undefined : pki.callers.get(call.caller);
-    const agent = new Agent({ connect: { ca: pki.caCert, ...(cert ? { cert: cert.chain, key: cert.key } : {}), servername: "localhost" } });
-    let result: number | "refused";
-    try {
-      const res = await request(`https://localhost:${port}${call.path}`, { method: call.method as "GET", dispatcher: agent });
-      await res.body.dump();
-      result = res.statusCode;
-    } catch {
-      result = "refused";
-    } finally {
-      await agent.destroy();
-    }
+    const tls = { ca: pki.caCert, ...(cert ? { cert: cert.chain, key: cert.key } : {}) };
+    const result = call.http2 ? await callOverHttp2(port, call, tls) : await callOverHttp1(port, call, tls);
     if (result !== call.expect) failures++;
     const who = caller ? `OU=${caller.ou},CN=${caller.cn}` : "(no client certificate)";
-    rows.push([who, `${call.method} ${call.path}`, describeResult(result), result === call.expect ? "yes" : `NO (expected ${describeResult(call.expect)})`]);
+    const request = `${call.method} ${call.path}${call.http2 ? " (HTTP/2)" : ""}`;
+    rows.push([who, request, describeResult(result), result === call.expect ? "yes" : `NO (expected ${describeResult(call.expect)})`]);
   }
   io.stdout.write(formatTable(rows));
   return failures;
+}
+
+interface ClientTls {
+  readonly ca: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+async function callOverHttp1(port: number, call: DemoCall, tls: ClientTls): Promise<number | "refused"> {
+  const agent = new Agent({ connect: { ...tls, servername: "localhost" } });
+  try {
+    const res = await request(`https://localhost:${port}${call.path}`, { method: call.method as "GET", dispatcher: agent });
+    await res.body.dump();
+    return res.statusCode;
+  } catch {
+    return "refused";
+  } finally {
+    await agent.destroy();
+  }
+}
+
+function callOverHttp2(port: number, call: DemoCall, tls: ClientTls): Promise<number | "refused"> {
+  return new Promise((resolve) => {
+    const session = connectHttp2(`https://localhost:${port}`, tls);
+    session.on("error", () => resolve("refused"));
+    const stream = session.request({ ":method": call.method, ":path": call.path });
+    stream.on("response", (headers) => {
+      resolve(Number(headers[":status"]));
+      stream.resume();
+      stream.on("end", () => session.close());
+    });
+    stream.on("error", () => resolve("refused"));
+  });
 }
 
 function describeResult(result: number | "refused"): string {

@@ -15,6 +15,7 @@ import {
   type Config,
   type EnforcementMode,
   type InboundConfig,
+  type InboundProtocol,
   type Limits,
   type ListenAddress,
   type OutboundConfig,
@@ -25,12 +26,13 @@ import {
 
 const TOP_KEYS = ["tls", "inbound", "outbound", "admin", "log", "limits", "drainTimeout", "workers"] as const;
 const TLS_KEYS = ["cert", "key", "ca", "crl", "minVersion"] as const;
-const INBOUND_KEYS = ["name", "listen", "upstream", "acl", "shadowAcl", "mode", "routes"] as const;
+const INBOUND_KEYS = ["name", "listen", "protocols", "upstream", "acl", "shadowAcl", "mode", "routes"] as const;
 const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "shadowAcl", "mode"] as const;
-const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect"] as const;
+const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect", "preserveHost"] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Limits)[];
 const SIZE_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxHeaderSize"]);
-const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections"]);
+const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections", "maxConcurrentStreams", "maxHeaderCount"]);
+const INBOUND_PROTOCOLS: readonly InboundProtocol[] = ["h2", "http/1.1"];
 /**
  * Timers take whole milliseconds up to 2^31-1 (about 24.8 days): Node's
  * server options refuse a fraction with ERR_OUT_OF_RANGE at start-up, and a
@@ -38,6 +40,7 @@ const COUNT_LIMITS: ReadonlySet<keyof Limits> = new Set(["maxConnections"]);
  * up to a whole millisecond and capped there; a longer wait is as good as forever.
  */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_HEADER_COUNT = 100_000;
 
 export function loadConfig(file: string): Config {
   const absolute = resolve(file);
@@ -121,8 +124,25 @@ class ConfigReader {
           },
         ];
       }
-      return { name, listen: this.listen(f.get("listen"), `${what}.listen`, DEFAULTS.inbound.listen, "0.0.0.0"), routes };
+      return { name, listen: this.listen(f.get("listen"), `${what}.listen`, DEFAULTS.inbound.listen, "0.0.0.0"), protocols: this.protocols(f.get("protocols"), `${what}.protocols`), routes };
     });
+  }
+
+  /** A non-empty list of distinct ALPN ids guardpost speaks inbound, in order of preference. */
+  private protocols(entry: YamlEntry | undefined, what: string): readonly InboundProtocol[] {
+    if (!entry) return DEFAULTS.inbound.protocols;
+    const items = this.src.seq(entry.value, what).items;
+    if (items.length === 0) throw this.src.error("GP_ERR_CONFIG_VALUE", entry.value, `${what} must list at least one of ${INBOUND_PROTOCOLS.join(", ")}`);
+    const seen: InboundProtocol[] = [];
+    for (const item of items) {
+      const text = this.src.string(item, `an item of ${what}`);
+      if (!INBOUND_PROTOCOLS.includes(text as InboundProtocol)) {
+        throw this.src.error("GP_ERR_CONFIG_VALUE", item, `${what} lists ${JSON.stringify(text)}; guardpost speaks ${INBOUND_PROTOCOLS.join(" and ")}`);
+      }
+      if (seen.includes(text as InboundProtocol)) throw this.src.error("GP_ERR_CONFIG_VALUE", item, `${what} lists ${text} twice`);
+      seen.push(text as InboundProtocol);
+    }
+    return seen;
   }
 
   private route(node: Node | null, what: string, index: number): RouteConfig {
@@ -163,12 +183,14 @@ class ConfigReader {
       const expectEntry = f.get("expect");
       // Same syntax and matcher as ACL principals (no groups: there is no `groups` section in a config file).
       const expect = expectEntry && !this.src.isNull(expectEntry.value) ? new PrincipalCompiler(this.src).list(expectEntry.value, `"${what}.expect"`) : [];
+      const preserveHost = f.get("preserveHost");
       return {
         name: this.string(f.get("name"), `${what}.name`) ?? `outbound-${index}`,
         listen: this.listen(f.get("listen"), `${what}.listen`, "", "127.0.0.1"),
         upstream: url.origin,
         serverName: this.string(f.get("serverName"), `${what}.serverName`) ?? url.hostname.replace(/^\[|\]$/g, ""),
         expect,
+        preserveHost: preserveHost ? this.src.boolean(preserveHost.value, `${what}.preserveHost`) : false,
       };
     });
   }
@@ -195,6 +217,11 @@ class ConfigReader {
       if (SIZE_LIMITS.has(key)) out[key] = this.size(f.get(key), `limits.${key}`, fallback);
       else if (COUNT_LIMITS.has(key)) out[key] = this.count(f.get(key), `limits.${key}`, fallback as number);
       else out[key] = this.duration(f.get(key), `limits.${key}`, fallback);
+    }
+    // Node keeps its count limit doubled in a 32-bit integer; past this the limit would wrap (and a request
+    // this large is far beyond maxHeaderSize anyway).
+    if (out.maxHeaderCount > MAX_HEADER_COUNT) {
+      throw this.src.error("GP_ERR_CONFIG_VALUE", f.get("maxHeaderCount")?.value, `limits.maxHeaderCount must be at most ${MAX_HEADER_COUNT} (got ${out.maxHeaderCount})`);
     }
     // Node refuses to start a server whose headers may take longer than the whole request (0 disables either).
     if (out.requestTimeout > 0 && out.headersTimeout > out.requestTimeout) {
@@ -283,7 +310,11 @@ class ConfigReader {
     const text = entry ? this.src.string(entry.value, what) : fallback;
     const target = parseUpstream(text, this.dir);
     if (!target) {
-      throw this.src.error("GP_ERR_CONFIG_VALUE", entry?.value, `${what} must be an http:// origin such as http://127.0.0.1:8080, or unix:/path/app.sock (got ${JSON.stringify(text)})`);
+      throw this.src.error(
+        "GP_ERR_CONFIG_VALUE",
+        entry?.value,
+        `${what} must be an http:// origin such as http://127.0.0.1:8080, an h2c:// origin (HTTP/2 without TLS, as gRPC servers listen), or unix:/path/app.sock (got ${JSON.stringify(text)})`,
+      );
     }
     return target;
   }
@@ -333,8 +364,10 @@ export function parseUpstream(text: string, dir: string): UpstreamTarget | undef
   } catch {
     return undefined;
   }
-  if (url.protocol !== "http:" || !isBareOrigin(url, text)) return undefined;
-  return { kind: "http", origin: url.origin, text };
+  if ((url.protocol !== "http:" && url.protocol !== "h2c:") || !isBareOrigin(url, text)) return undefined;
+  if (url.protocol === "http:") return { kind: "http", origin: url.origin, text };
+  // The URL parser gives no origin for a scheme it does not know; h2c is HTTP/2 to an http:// origin.
+  return { kind: "h2c", origin: `http://${url.host}`, text };
 }
 
 /**

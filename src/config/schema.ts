@@ -16,9 +16,14 @@ export interface ListenAddress {
   readonly text: string;
 }
 
+/** An inbound route's service: HTTP/1.1 over TCP (`http://`) or a unix socket (`unix:`), or HTTP/2 with prior knowledge (`h2c://`). */
 export type UpstreamTarget =
   | { readonly kind: "http"; readonly origin: string; readonly text: string }
+  | { readonly kind: "h2c"; /** As http://host:port. */ readonly origin: string; readonly text: string }
   | { readonly kind: "unix"; readonly socketPath: string; readonly text: string };
+
+/** ALPN protocol ids an inbound listener offers. */
+export type InboundProtocol = "h2" | "http/1.1";
 
 export interface TlsConfig {
   readonly cert: string;
@@ -46,6 +51,8 @@ export interface RouteConfig {
 export interface InboundConfig {
   readonly name: string;
   readonly listen: ListenAddress;
+  /** Offered by ALPN, in order of preference; a client without ALPN speaks HTTP/1.1 when it is offered. */
+  readonly protocols: readonly InboundProtocol[];
   readonly routes: readonly RouteConfig[];
 }
 
@@ -57,11 +64,15 @@ export interface OutboundConfig {
   readonly serverName: string;
   /** Principals in ACL syntax, compiled; the server certificate must match one. Empty: any server the CA vouches for. */
   readonly expect: readonly Principal[];
+  /** Pass the local client's Host on instead of sending the upstream's authority (serverName and port). */
+  readonly preserveHost: boolean;
 }
 
 export interface Limits {
   /** Request line plus headers; larger gets 431. */
   readonly maxHeaderSize: number;
+  /** Header fields in a request's head (and in its trailers); more gets 431 and nothing is forwarded. */
+  readonly maxHeaderCount: number;
   /** Time to receive the complete request headers (slowloris). */
   readonly headersTimeout: number;
   /** Time to receive the complete request, body included. */
@@ -72,6 +83,8 @@ export interface Limits {
   readonly maxConnectionAge: number;
   /** Concurrent client connections per listener. */
   readonly maxConnections: number;
+  /** Concurrent streams per HTTP/2 connection (advertised in SETTINGS; more are refused). */
+  readonly maxConcurrentStreams: number;
   /** Connecting to the upstream; exceeded gives 504. */
   readonly upstreamConnectTimeout: number;
   /** Waiting for the upstream's response headers; exceeded gives 504. */
@@ -101,16 +114,18 @@ export interface Config {
  */
 export const DEFAULTS = Object.freeze({
   tls: { cert: "/run/secrets/service.crt", key: "/run/secrets/service.key", ca: "/run/secrets/ca.crt", crl: null, minVersion: "TLSv1.2" },
-  inbound: { listen: "0.0.0.0:8443", upstream: "http://127.0.0.1:8080", acl: "acl/service.yaml", shadowAcl: null },
+  inbound: { listen: "0.0.0.0:8443", protocols: ["h2", "http/1.1"], upstream: "http://127.0.0.1:8080", acl: "acl/service.yaml", shadowAcl: null },
   admin: { listen: "127.0.0.1:9901" },
   log: { level: "info", access: true },
   limits: {
     maxHeaderSize: "16KiB",
+    maxHeaderCount: 100,
     headersTimeout: "10s",
     requestTimeout: "5m",
     idleTimeout: "60s",
     maxConnectionAge: "1h",
     maxConnections: 10_000,
+    maxConcurrentStreams: 100,
     upstreamConnectTimeout: "5s",
     upstreamResponseTimeout: "30s",
     upstreamBodyTimeout: "5m",

@@ -15,6 +15,12 @@
  *   bytes, a `#` fragment (Envoy CVE-2021-32779), dot segments hidden behind
  *   `;` parameters (Tomcat `..;/`), double encoding (`%25` + two hex digits),
  *   malformed escapes and bytes that are not allowed in a path.
+ * - percent-encoded bytes must be valid UTF-8 (RFC 3629 section 4): an
+ *   overlong form (`%C0%AE` for `.`, `%C0%AF` for `/`), a surrogate, a lone
+ *   continuation byte or a truncated sequence cannot be a real path, and a
+ *   lenient decoder in the service would read the overlong forms as `..`
+ *   and `/` (the IIS Unicode traversal, CVE-2000-0884). Fullwidth forms
+ *   (`%EF%BC%8F`) are valid UTF-8 and are passed on as they are.
  * - decoding happens once; the query is passed through as sent.
  */
 
@@ -129,19 +135,57 @@ function checkQuery(query: string): string | undefined {
   return undefined;
 }
 
+const INVALID_UTF8 = Object.freeze({ reason: "percent-encoded bytes that are not valid UTF-8 (overlong, surrogate, stray or truncated sequence)" });
+
+/**
+ * The byte range a UTF-8 lead byte allows for its first continuation byte,
+ * packed as (count << 16) | (low << 8) | high, or 0 when it cannot lead
+ * (RFC 3629 section 4: E0 and F0 exclude overlong forms, ED surrogates, F4
+ * code points past U+10FFFF; C0, C1 and F5-FF never appear).
+ */
+function utf8Lead(byte: number): number {
+  if (byte >= 0xc2 && byte <= 0xdf) return (1 << 16) | 0x80bf;
+  if (byte === 0xe0) return (2 << 16) | 0xa0bf;
+  if (byte === 0xed) return (2 << 16) | 0x809f;
+  if (byte >= 0xe1 && byte <= 0xef) return (2 << 16) | 0x80bf;
+  if (byte === 0xf0) return (3 << 16) | 0x90bf;
+  if (byte >= 0xf1 && byte <= 0xf3) return (3 << 16) | 0x80bf;
+  if (byte === 0xf4) return (3 << 16) | 0x808f;
+  return 0;
+}
+
 /**
  * Decodes one segment's unreserved escapes and upper-cases the hex of the
- * rest. Escapes whose meaning differs between servers are refused.
+ * rest. Escapes whose meaning differs between servers are refused, and so
+ * are encoded bytes that do not form UTF-8. Raw characters here are ASCII
+ * (normalizeTarget refused the rest), so a multi-byte sequence is a run of
+ * escapes.
  */
 function decodeSegment(segment: string): string | { reason: string } {
   if (segment.indexOf("%") === -1) return segment;
   let out = "";
   let from = 0;
+  // Continuation bytes still due, and the range the next one must fall in.
+  let due = 0;
+  let low = 0x80;
+  let high = 0xbf;
   for (let i = segment.indexOf("%"); i !== -1; i = segment.indexOf("%", i + 3)) {
     const hi = hexValue(segment.charCodeAt(i + 1));
     const lo = hexValue(segment.charCodeAt(i + 2));
     if (hi < 0 || lo < 0) return { reason: "malformed percent-encoding" };
     const byte = hi * 16 + lo;
+    if (due > 0) {
+      if (i > from || byte < low || byte > high) return INVALID_UTF8;
+      due--;
+      low = 0x80;
+      high = 0xbf;
+    } else if (byte >= 0x80) {
+      const lead = utf8Lead(byte);
+      if (lead === 0) return INVALID_UTF8;
+      due = lead >> 16;
+      low = (lead >> 8) & 0xff;
+      high = lead & 0xff;
+    }
     if (byte === SLASH) return { reason: "encoded / (%2F) in path" };
     if (byte === 0x5c) return { reason: "encoded backslash (%5C) in path" };
     if (byte === 0) return { reason: "encoded NUL (%00) in path" };
@@ -153,6 +197,7 @@ function decodeSegment(segment: string): string | { reason: string } {
     out += byte < 128 && UNRESERVED[byte] === 1 ? String.fromCharCode(byte) : `%${segment[i + 1]!.toUpperCase()}${segment[i + 2]!.toUpperCase()}`;
     from = i + 3;
   }
+  if (due > 0) return INVALID_UTF8;
   out += segment.slice(from);
   // The hex digits after a %25 may themselves arrive encoded (`%25%34%31` is
   // `%2541` after decoding), so the decoded segment is checked as well.

@@ -6,9 +6,10 @@
  * the output is printable ASCII only.
  */
 import type { PeerCertificate } from "node:tls";
+import { rfc2253SubjectFromDer } from "./distinguished-name.js";
 
 /** The fields of Node's legacy certificate object (`getPeerCertificate()`) that the XFCC value uses. */
-export type XfccCertificateFields = Pick<PeerCertificate, "subject" | "fingerprint256">;
+export type XfccCertificateFields = Pick<PeerCertificate, "raw" | "fingerprint256">;
 
 /** Characters that may stand unquoted in an XFCC value: no `,;="\`, space, control or non-ASCII. */
 const BARE_VALUE = /^[A-Za-z0-9._~:/?#[\]@!$&'()*+%-]*$/;
@@ -20,7 +21,7 @@ export function xfccValue(value: string): string {
   return `"${ascii.replace(/[\\"]/g, "\\$&")}"`;
 }
 
-/** Bytes outside printable ASCII become RFC 2253-style `\XX` escapes of their UTF-8 encoding. */
+/** Characters outside printable ASCII become RFC 2253-style `\XX` escapes of their UTF-8 encoding. */
 function escapeNonPrintable(value: string): string {
   // eslint-disable-next-line no-control-regex
   if (!/[^\x20-\x7e]/.test(value)) return value;
@@ -33,33 +34,31 @@ function escapeNonPrintable(value: string): string {
   return out;
 }
 
-/** One attribute value escaped as RFC 2253 section 2.4 asks, plus `\XX` for control and non-ASCII bytes. */
-function rfc2253Value(value: string): string {
-  let out = value.replace(/[\\,+"<>;]/g, "\\$&");
-  if (out.startsWith("#") || out.startsWith(" ")) out = `\\${out}`;
-  if (out.endsWith(" ") && !out.endsWith("\\ ")) out = `${out.slice(0, -1)}\\ `;
-  return escapeNonPrintable(out);
-}
+/**
+ * Subjects already written, by certificate fingerprint: a client reconnects
+ * with the same certificate many times, and its subject string then costs a
+ * map lookup. Bounded; the oldest entry goes first.
+ */
+const SUBJECTS = new Map<string, string>();
+const MAX_SUBJECTS = 4096;
 
 /**
- * RFC 2253 subject string, most specific attribute first. Built from the
- * subject object of the certificate Node already parsed for the handshake:
- * asking for an X509Certificate instead re-decodes the certificate, which
- * measured about 4% of a handshake's CPU. The object keeps attributes in
- * certificate order but groups repeated ones, so a subject that interleaves
- * them (OU, CN, OU) is written with the repeats together.
+ * The certificate's RFC 2253 subject, from its DER in true RDN order (see
+ * distinguished-name.ts), cached per certificate.
  */
-export function rfc2253Subject(subject: PeerCertificate["subject"] | undefined): string {
-  const parts: string[] = [];
-  for (const [name, value] of Object.entries(subject ?? {})) {
-    for (const item of Array.isArray(value) ? value : [value]) parts.push(`${name}=${rfc2253Value(String(item))}`);
+export function rfc2253Subject(cert: XfccCertificateFields): string {
+  let subject = SUBJECTS.get(cert.fingerprint256);
+  if (subject === undefined) {
+    subject = rfc2253SubjectFromDer(cert.raw);
+    if (SUBJECTS.size >= MAX_SUBJECTS) SUBJECTS.delete(SUBJECTS.keys().next().value!);
+    SUBJECTS.set(cert.fingerprint256, subject);
   }
-  return parts.reverse().join(",");
+  return subject;
 }
 
 export function xfccHeaderValue(cert: XfccCertificateFields, sans: { readonly URI?: readonly string[]; readonly DNS?: readonly string[] }): string {
   const hash = cert.fingerprint256.replace(/:/g, "").toLowerCase();
-  let out = `Hash=${hash};Subject="${rfc2253Subject(cert.subject).replace(/[\\"]/g, "\\$&")}"`;
+  let out = `Hash=${hash};Subject="${rfc2253Subject(cert).replace(/[\\"]/g, "\\$&")}"`;
   for (const uri of sans.URI ?? []) out += `;URI=${xfccValue(uri)}`;
   for (const dns of sans.DNS ?? []) out += `;DNS=${xfccValue(dns)}`;
   return out;

@@ -1,13 +1,17 @@
 /**
- * The inbound listener's front door: terminates mTLS with the material in
- * service, refuses and counts failed handshakes, makes each connection's
- * peer identity once, and hands every request to the shared front end and
- * the inbound pipeline (src/inbound/pipeline.ts).
+ * The inbound listener's front doors: one TLS listener that terminates mTLS
+ * with the material in service, refuses and counts failed handshakes, and
+ * by ALPN hands each connection to HTTP/1.1 (Node's https server, exactly as
+ * it serves HTTP/1.1 alone) or to HTTP/2 (an http2 server that never listens
+ * itself). Every request or stream goes to the shared front end and the
+ * inbound pipeline (src/inbound/pipeline.ts); each connection's peer
+ * identity is made once.
  *
  * When whom we trust changes (a new CA bundle or CRL), every open
  * connection's peer is judged again: a connection whose peer is no longer
  * trusted answers its next request with 403 and closes.
  */
+import { createServer as createHttp2Server, type Http2Server } from "node:http2";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -19,7 +23,7 @@ import { peerLogFields, type AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
 import { newConnection, type Connection } from "../proxy/connection.js";
-import { FrontEnd, httpServerOptions } from "../proxy/front-end.js";
+import { FrontEnd, http2ServerOptions, httpServerOptions } from "../proxy/front-end.js";
 import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
 import type { TlsMaterial } from "../tls/material.js";
@@ -40,11 +44,18 @@ export interface InboundOptions {
 
 const NO_ATTRIBUTES: PeerAttributes = Object.freeze({});
 
+type ConnectionListener = (this: Server, socket: TLSSocket) => void;
+
 export class InboundListener {
   readonly server: Server;
   readonly name: string;
   private readonly logger: Logger;
   private readonly frontEnd: FrontEnd;
+  /** HTTP/2 connections' server; it never listens: the TLS listener hands it the sockets that chose h2. */
+  private readonly http2: Http2Server;
+  /** The https server's own HTTP/1.1 connection handler, called for sockets that chose HTTP/1.1. */
+  private readonly http1: ConnectionListener;
+  private readonly offersHttp1: boolean;
   /** Open TLS connections, for judging their peers again when trust changes. */
   private readonly sockets = new Set<TLSSocket>();
   private readonly unsubscribe: () => void;
@@ -54,6 +65,7 @@ export class InboundListener {
     this.name = config.name;
     this.logger = options.logger.child({ listener: config.name });
     const pipeline = new InboundPipeline(options.routes);
+    this.offersHttp1 = config.protocols.includes("http/1.1");
     this.frontEnd = new FrontEnd({
       name: config.name,
       limits,
@@ -68,12 +80,21 @@ export class InboundListener {
       requestCert: true,
       rejectUnauthorized: true,
       handshakeTimeout: limits.headersTimeout,
+      ALPNProtocols: [...config.protocols],
       ...httpServerOptions(limits),
     });
     this.server.maxConnections = limits.maxConnections;
-    this.frontEnd.serve(this.server);
-    this.server.on("tlsClientError", this.onTlsClientError);
+    // https.Server attaches HTTP/1.1 to every TLS connection through its one "secureConnection" listener;
+    // it is taken out here and called only for connections that chose HTTP/1.1.
+    const listeners = this.server.listeners("secureConnection") as ConnectionListener[];
+    if (listeners.length !== 1) throw new Error(`expected the https server's one connection listener, found ${listeners.length}`);
+    this.http1 = listeners[0]!;
+    this.server.removeAllListeners("secureConnection");
     this.server.on("secureConnection", this.onSecureConnection);
+    this.http2 = createHttp2Server(http2ServerOptions(limits));
+    this.frontEnd.serve(this.server);
+    this.frontEnd.serveHttp2(this.http2);
+    this.server.on("tlsClientError", this.onTlsClientError);
     this.unsubscribe = certStore.subscribe((next, previous) => {
       this.server.setSecureContext(next.serverOptions);
       if (trustChanged(next, previous)) this.judgePeersAgain(next.material);
@@ -95,8 +116,10 @@ export class InboundListener {
     this.unsubscribe();
     this.server.close();
     this.server.closeAllConnections();
+    this.frontEnd.destroySessions();
   }
 
+  /** A handshake succeeded (the client's certificate verified): count it, track it, and hand it to the protocol it chose. */
   private readonly onSecureConnection = (socket: TLSSocket): void => {
     this.options.metrics.connectionOpened(this.name);
     this.sockets.add(socket);
@@ -104,6 +127,10 @@ export class InboundListener {
       this.sockets.delete(socket);
       this.options.metrics.connectionClosed(this.name);
     });
+    if (socket.alpnProtocol === "h2") this.http2.emit("connection", socket);
+    // A client that named no protocol speaks HTTP/1.1, if the listener offers it.
+    else if (this.offersHttp1) this.http1.call(this.server, socket);
+    else socket.destroy();
   };
 
   private readonly onTlsClientError = (err: Error & { code?: string }, socket: TLSSocket): void => {

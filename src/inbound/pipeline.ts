@@ -1,23 +1,28 @@
 /**
- * What happens to every inbound request, in order: the first check that
- * refuses answers it, and a request that passes them all is forwarded.
+ * What happens to every inbound request, whichever protocol carried it, in
+ * order: the first check that refuses answers it, and a request that passes
+ * them all is forwarded.
  *
  *   peer       the connection's client certificate still counts (not expired, still trusted)
- *   host       exactly one Host header (RFC 9112 section 3.2)
+ *   framing    the front door's protocol rules (one Host, an :authority, no Upgrade outside a handshake)
  *   normalize  the target becomes the path the ACL judges and the upstream receives
- *   route      the gateway route for host and path (a sidecar has one)
+ *   route      the gateway route for authority and path (a sidecar has one)
  *   authorize  the route's ACL decides; audit mode reports instead of refusing
+ *   carry      a gRPC call needs an upstream that speaks HTTP/2 (decided after the ACL,
+ *              so a denied call is told it is denied, whatever the upstream)
  */
-import type { IncomingMessage } from "node:http";
-import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
+import { forwardableTrailers, upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import { normalizeTarget } from "../http/path.js";
 import type { Connection } from "../proxy/connection.js";
 import type { Exchange, Rejection } from "../proxy/exchange.js";
-import { http1Body } from "../proxy/front-end.js";
+import { grpcTimeoutMs, type ProxiedRequest } from "../proxy/request.js";
 import type { Route, RouteTable } from "./routes.js";
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const NO_ROUTE: Rejection = Object.freeze({ code: "GP_ERR_NOT_FOUND", reason: "no route matches this host and path" });
 const FORBIDDEN: Rejection = Object.freeze({ code: "GP_ERR_FORBIDDEN" });
+const GRPC_NEEDS_HTTP2: Rejection = Object.freeze({ code: "GP_ERR_GRPC_UPSTREAM" });
 const PEER_EXPIRED: Rejection = Object.freeze({
   code: "GP_ERR_PEER_EXPIRED",
   reason: "the client certificate of this connection has expired; reconnect with a valid one",
@@ -32,28 +37,58 @@ const PEER_UNTRUSTED: Rejection = Object.freeze({
 export class InboundPipeline {
   constructor(private readonly routes: RouteTable) {}
 
-  handle(exchange: Exchange, req: IncomingMessage): void {
+  handle(exchange: Exchange, request: ProxiedRequest): void {
     const conn = exchange.connection;
-    const refused = peerRefusal(conn, Date.now()) ?? hostRefusal(req);
+    const refused = peerRefusal(conn, Date.now()) ?? framingRefusal(request);
     if (refused !== null) return exchange.reject(refused);
 
     const target = normalizeTarget(exchange.path);
     if (!target.ok) return exchange.reject({ code: "GP_ERR_BAD_REQUEST", reason: target.reason });
     exchange.path = target.path;
 
-    const route = this.routes.select(req.headers.host, target.path);
+    const route = this.routes.select(request.authority, target.path);
     if (route === null) return exchange.reject(NO_ROUTE);
     exchange.route = route.name;
 
     const denied = authorize(exchange, route);
     if (denied !== null) return exchange.reject(denied);
 
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
+    const grpc = exchange.protocol === "grpc";
+    if (grpc && !route.upstream.speaksH2) return exchange.reject(GRPC_NEEDS_HTTP2);
+
+    const headers = upstreamRequestHeaders(request.rawHeaders, request.connection, {
+      authority: request.authority,
       remoteAddress: conn.remoteAddress,
       xfcc: conn.peer!.xfcc,
       requestId: exchange.requestId,
     });
-    exchange.forward(route.upstream, target.query === "" ? target.path : target.path + target.query, headers, http1Body(req));
+    if (grpc) {
+      // gRPC servers may insist on it; as a hop-by-hop header it was not passed on.
+      headers.push("te", "trailers");
+      this.enforceDeadline(exchange, request);
+    }
+    const body = request.body;
+    exchange.forward(route.upstream, {
+      method: exchange.method,
+      path: target.query === "" ? target.path : target.path + target.query,
+      headers,
+      body,
+      // Only an HTTP/2 upstream can be sent request trailers.
+      trailers: body !== null && route.upstream.speaksH2 ? () => forwardableTrailers(request.trailers()) : undefined,
+    });
+  }
+
+  /**
+   * A gRPC call's grpc-timeout is its whole deadline, which guardpost holds
+   * the call to and answers DEADLINE_EXCEEDED for. upstreamResponseTimeout
+   * bounds the wait for the answer's headers, as for any request, so the
+   * shorter of the two ends a call that gets no answer.
+   */
+  private enforceDeadline(exchange: Exchange, request: ProxiedRequest): void {
+    const header = request.header("grpc-timeout");
+    const requested = grpcTimeoutMs(header);
+    // A deadline beyond what a timer can wait (about 24.8 days) is as good as none.
+    if (requested !== undefined && requested < MAX_TIMER_MS) exchange.setDeadline(Math.max(1, Math.ceil(requested)), `the call's deadline (grpc-timeout ${header}) passed`);
   }
 }
 
@@ -64,18 +99,8 @@ function peerRefusal(conn: Connection, now: number): Rejection | null {
   return null;
 }
 
-/** RFC 9112 section 3.2: an HTTP/1.1 request has exactly one Host header. With two, the route and the upstream could each read a different one. */
-function hostRefusal(req: IncomingMessage): Rejection | null {
-  const raw = req.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === "host") hosts++;
-  }
-  if (hosts === 1) return null;
-  if (hosts > 1) return { code: "GP_ERR_BAD_REQUEST", reason: "more than one Host header" };
-  if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return { code: "GP_ERR_BAD_REQUEST", reason: "an HTTP/1.1 request without a Host header" };
-  return null;
+function framingRefusal(request: ProxiedRequest): Rejection | null {
+  return request.framingProblem === null ? null : { code: "GP_ERR_BAD_REQUEST", reason: request.framingProblem };
 }
 
 /**

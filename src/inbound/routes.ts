@@ -5,10 +5,10 @@
  * longest path prefix. Prefixes match whole segments (`/api` matches `/api`
  * and `/api/x`, never `/apix`).
  */
-import type { Dispatcher } from "undici";
 import type { CompiledAcl } from "../acl/compile.js";
 import type { RouteConfig } from "../config/schema.js";
 import type { Reloadable } from "../reload/reloadable.js";
+import type { Upstream } from "../upstream/upstream.js";
 
 export interface Route {
   readonly config: RouteConfig;
@@ -16,7 +16,7 @@ export interface Route {
   readonly acl: Reloadable<CompiledAcl>;
   /** An ACL decided alongside `acl` and recorded, never enforced (a policy change rehearsed on real traffic). */
   readonly shadow: Reloadable<CompiledAcl> | null;
-  readonly upstream: Dispatcher;
+  readonly upstream: Upstream;
 }
 
 export class RouteTable {

@@ -1,25 +1,29 @@
 /**
- * An outbound listener's front door: plain HTTP from the local service
- * (loopback by default), forwarded over mTLS to one upstream through a pool
- * that presents the service certificate and checks who answers
+ * An outbound listener's front doors: plain HTTP from the local service
+ * (loopback by default), HTTP/1.1 and HTTP/2 with prior knowledge (h2c, as
+ * a gRPC client speaks) on the same port, told apart by the connection's
+ * first bytes. Requests are forwarded over mTLS through an upstream that
+ * presents the service certificate and checks who answers
  * (src/upstream/pool.ts). The service never touches a certificate.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
+import { createServer as createHttp2Server, type Http2Server } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
-import type { Pool } from "undici";
 import type { Metrics } from "../admin/metrics.js";
 import { isLoopback } from "../config/load.js";
 import type { Limits, OutboundConfig } from "../config/schema.js";
+import { forwardableTrailers, upstreamHost, upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import type { PeerAttributes } from "../identity/attributes.js";
-import { upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import type { AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
 import { newConnection, type Connection } from "../proxy/connection.js";
 import type { Exchange } from "../proxy/exchange.js";
-import { FrontEnd, http1Body, httpServerOptions } from "../proxy/front-end.js";
+import { FrontEnd, http2ServerOptions, httpServerOptions } from "../proxy/front-end.js";
+import type { ProxiedRequest } from "../proxy/request.js";
 import type { CertStore } from "../tls/cert-store.js";
-import { createMtlsPool } from "../upstream/pool.js";
+import { createMtlsUpstream } from "../upstream/pool.js";
+import type { Upstream } from "../upstream/upstream.js";
 
 export interface OutboundOptions {
   readonly config: OutboundConfig;
@@ -33,16 +37,28 @@ export interface OutboundOptions {
 
 const NO_ATTRIBUTES: PeerAttributes = Object.freeze({});
 
+/** RFC 9113 section 3.4: how a client with prior knowledge of HTTP/2 opens the connection. */
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+type ConnectionListener = (this: Server, socket: Socket) => void;
+
 export class OutboundListener {
   readonly server: Server;
   readonly name: string;
-  private pool: Pool;
+  private upstream: Upstream;
   private readonly frontEnd: FrontEnd;
+  /** HTTP/2 connections' server; it never listens: the HTTP server hands it the sockets that open with the HTTP/2 preface. */
+  private readonly http2: Http2Server;
+  /** The HTTP server's own connection handler, called for sockets that speak HTTP/1.1. */
+  private readonly http1: ConnectionListener;
   private readonly unsubscribe: () => void;
+  /** The Host sent upstream (its authority), computed once; null passes the client's (preserveHost). */
+  private readonly upstreamHost: string | null;
 
   constructor(private readonly options: OutboundOptions) {
     const { config, limits, certStore } = options;
     this.name = config.name;
+    this.upstreamHost = upstreamHost(config);
     const logger = options.logger.child({ listener: config.name });
     this.frontEnd = new FrontEnd({
       name: config.name,
@@ -51,18 +67,28 @@ export class OutboundListener {
       logger,
       accessLog: options.accessLog,
       openConnection: (socket) => this.openConnection(socket),
-      handle: (exchange, req) => this.handle(exchange, req),
+      handle: (exchange, request) => this.handle(exchange, request),
     });
-    this.pool = createMtlsPool(config, limits, certStore.current.clientOptions);
+    this.upstream = createMtlsUpstream(config, limits, certStore.current.clientOptions);
     // New material: new connections present the new certificate and trust the new CA.
-    // The old pool finishes its in-flight requests, then closes.
+    // The old upstream finishes its in-flight requests, then closes.
     this.unsubscribe = certStore.subscribe((next) => {
-      const previous = this.pool;
-      this.pool = createMtlsPool(config, limits, next.clientOptions);
-      previous.close().catch(() => undefined);
+      const previous = this.upstream;
+      this.upstream = createMtlsUpstream(config, limits, next.clientOptions);
+      void previous.close();
     });
     this.server = createServer(httpServerOptions(limits));
+    this.server.maxConnections = limits.maxConnections;
+    // http.Server attaches HTTP/1.1 to every connection through its one "connection" listener; it is
+    // taken out here and called only for connections that do not open with the HTTP/2 preface.
+    const listeners = this.server.listeners("connection") as ConnectionListener[];
+    if (listeners.length !== 1) throw new Error(`expected the http server's one connection listener, found ${listeners.length}`);
+    this.http1 = listeners[0]!;
+    this.server.removeAllListeners("connection");
+    this.server.on("connection", this.onConnection);
+    this.http2 = createHttp2Server(http2ServerOptions(limits));
     this.frontEnd.serve(this.server);
+    this.frontEnd.serveHttp2(this.http2);
     if (!isLoopback(config.listen.host)) {
       logger.warn(
         { event: "outbound_not_loopback", listen: config.listen.text },
@@ -78,15 +104,47 @@ export class OutboundListener {
   async drain(timeoutMs: number): Promise<void> {
     this.unsubscribe();
     await this.frontEnd.drain(this.server, timeoutMs);
-    await this.pool.close().catch(() => undefined);
+    await this.upstream.close();
   }
 
   async stop(): Promise<void> {
     this.unsubscribe();
     this.server.close();
     this.server.closeAllConnections();
-    await this.pool.destroy().catch(() => undefined);
+    this.frontEnd.destroySessions();
+    await this.upstream.destroy();
   }
+
+  /**
+   * Reads a new connection's first bytes: the HTTP/2 preface goes to the
+   * HTTP/2 server, anything else (decided at the first byte that differs)
+   * to HTTP/1.1. The bytes read are put back first.
+   */
+  private readonly onConnection = (socket: Socket): void => {
+    let seen: Buffer = Buffer.alloc(0);
+    const quiet = setTimeout(() => socket.destroy(), this.options.limits.headersTimeout || 10_000);
+    const onData = (chunk: Buffer) => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const length = Math.min(seen.length, HTTP2_PREFACE.length);
+      const http2 = seen.subarray(0, length).equals(HTTP2_PREFACE.subarray(0, length));
+      if (http2 && seen.length < HTTP2_PREFACE.length) return;
+      clearTimeout(quiet);
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      socket.pause();
+      socket.unshift(seen);
+      if (http2) {
+        this.http2.emit("connection", socket);
+      } else {
+        this.http1.call(this.server, socket);
+        // http.Server only listens for "data"; a socket paused here would stay paused.
+        socket.resume();
+      }
+    };
+    const onClose = () => clearTimeout(quiet);
+    socket.on("data", onData);
+    socket.once("close", onClose);
+  };
 
   private openConnection(socket: Socket): Connection {
     const remote = socket.remoteAddress ?? "";
@@ -94,11 +152,27 @@ export class OutboundListener {
     return newConnection(remote, null, NO_ATTRIBUTES, log);
   }
 
-  private handle(exchange: Exchange, req: IncomingMessage): void {
+  private handle(exchange: Exchange, request: ProxiedRequest): void {
     if (exchange.path.charCodeAt(0) !== 0x2f) {
       return exchange.reject({ code: "GP_ERR_BAD_REQUEST", reason: "request-target is not origin-form (must start with /)" });
     }
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { remoteAddress: null, xfcc: null, requestId: exchange.requestId });
-    exchange.forward(this.pool, exchange.path, headers, http1Body(req));
+    const grpc = exchange.protocol === "grpc";
+    const headers = upstreamRequestHeaders(request.rawHeaders, request.connection, {
+      authority: request.authority,
+      remoteAddress: null,
+      xfcc: null,
+      requestId: exchange.requestId,
+      host: this.upstreamHost,
+    });
+    if (grpc) headers.push("te", "trailers");
+    const body = request.body;
+    exchange.forward(this.upstream, {
+      method: exchange.method,
+      path: exchange.path,
+      headers,
+      body,
+      trailers: body !== null && this.upstream.speaksH2 ? () => forwardableTrailers(request.trailers()) : undefined,
+      needsH2: grpc,
+    });
   }
 }

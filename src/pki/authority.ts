@@ -2,7 +2,9 @@
  * A small certificate authority for throwaway PKIs: the demo makes one in a
  * temp dir, the tests make one per suite. ECDSA P-256 by default; RSA on
  * request. Subjects are built attribute by attribute, never from a DN
- * string, so values such as `x,OU=web` stay one attribute value.
+ * string, so values such as `x,OU=web` stay one attribute value; `rdns`
+ * spells a subject out exactly (order, repeats, multi-valued RDNs, string
+ * types) for tests of how names are read.
  */
 import { randomBytes, webcrypto } from "node:crypto";
 import { x509 } from "./x509.js";
@@ -15,6 +17,11 @@ type EcdsaParams = webcrypto.EcdsaParams;
 export type KeyType = "p256" | "p384" | "rsa2048";
 export type ExtendedKeyUsageName = "serverAuth" | "clientAuth";
 
+/** An attribute value: a string (encoded as a UTF8String), or an explicitly typed one such as `{ printableString: "DE" }`. */
+export type SubjectValue = string | x509.JsonAttributeObject;
+/** One attribute: its type (`CN`, `OU`, `O`, `L`, `ST`, `C`, `DC`, `E`, ..., or a dotted OID) and value. */
+export type SubjectAttribute = readonly [type: string, value: SubjectValue];
+
 export interface SubjectFields {
   cn?: string;
   ou?: string | readonly string[];
@@ -22,6 +29,13 @@ export interface SubjectFields {
   l?: string;
   st?: string;
   c?: string;
+  /**
+   * The subject exactly, instead of the fields above: RDNs in certificate
+   * order (most general first), each a list of attributes, several for a
+   * multi-valued RDN (`OU=a+CN=x`). A type repeated within one RDN is
+   * encoded next to its first occurrence.
+   */
+  rdns?: readonly (readonly SubjectAttribute[])[];
 }
 
 export interface IssueOptions extends SubjectFields {
@@ -184,9 +198,25 @@ async function caExtensions(publicKey: CryptoKey): Promise<x509.Extension[]> {
 /**
  * One RDN per value, each an explicit UTF8String (C a PrintableString, as
  * RFC 5280 requires): the library would read a plain value starting with "#"
- * as hex.
+ * as hex. With `rdns`, exactly the RDNs given.
  */
 function subjectName(fields: SubjectFields): x509.Name {
+  if (fields.rdns !== undefined) {
+    const others = (["cn", "ou", "o", "l", "st", "c"] as const).filter((key) => fields[key] !== undefined);
+    if (others.length > 0) throw new Error(`a subject is given either as rdns or as fields, not both (also got ${others.join(", ")})`);
+    return new x509.Name(
+      fields.rdns.map((rdn) => {
+        if (rdn.length === 0) throw new Error("an RDN needs at least one attribute");
+        const set = Object.create(null) as x509.JsonAttributeAndObjectValue;
+        for (const [type, value] of rdn) {
+          const values = set[type] ?? [];
+          values.push(typeof value === "string" ? { utf8String: value } : value);
+          set[type] = values;
+        }
+        return set;
+      }),
+    );
+  }
   const rdns: x509.JsonAttributeAndObjectValue[] = [];
   const add = (attr: string, value: string | readonly string[] | undefined) => {
     if (value === undefined) return;

@@ -26,6 +26,14 @@ export interface Connection {
    * longer trusted after a CA or CRL change): the answer each request gets.
    */
   refusal: AnswerCode | null;
+  /**
+   * An answer on this connection ends it (guardpost refused a request with
+   * `close`): requests after that one are not processed (RFC 9112 section
+   * 9.6), since their answers could never be sent.
+   */
+  closing: boolean;
+  /** Whether the listener is draining; set by the front end that serves the connection. */
+  drain: DrainState | null;
   /** Exchanges begun and not yet finished. */
   inFlight: number;
   /** Runs once when `inFlight` next drops to 0 (a parse error waiting for the answers before it). */
@@ -34,8 +42,13 @@ export interface Connection {
   latest: Exchange | null;
 }
 
+/** A listener's drain, as its connections see it. */
+export interface DrainState {
+  readonly draining: boolean;
+}
+
 export function newConnection(remoteAddress: string, peer: PeerIdentity | null, caller: PeerAttributes, log: AccessLogConnection | null): Connection {
-  return { remoteAddress, openedAt: Date.now(), peer, caller, log, refusal: null, inFlight: 0, whenIdle: null, latest: null };
+  return { remoteAddress, openedAt: Date.now(), peer, caller, log, refusal: null, closing: false, drain: null, inFlight: 0, whenIdle: null, latest: null };
 }
 
 /** Marks `exchange` begun on `conn`. */

@@ -11,14 +11,18 @@ import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { Decision, Protocol } from "../admin/metrics.js";
 import { answerInfo, type AnswerCode } from "../errors.js";
-import { clientResponseHeaders } from "../http/forwarded-headers.js";
 import { classifyUpstreamError, type UpstreamFailure } from "../upstream/errors.js";
+import type { Upstream, UpstreamRequest } from "../upstream/upstream.js";
 import type { Accounting } from "./accounting.js";
 import { exchangeBegun, exchangeEnded, type Connection } from "./connection.js";
-import { errorBody, type ResponseEvents, type ResponseTarget } from "./response.js";
+import type { ResponseEvents, ResponseTarget } from "./response.js";
 
-/** A request's body as the server delivers it: a stream that knows whether the whole message has arrived. */
-export type RequestBody = Readable & { readonly complete: boolean };
+/**
+ * A request's body as the server delivers it. HTTP/1.1 bodies say whether the
+ * whole message has arrived (`complete`); HTTP/2 streams do not need to, since
+ * no parser error can follow them on the connection.
+ */
+export type RequestBody = Readable & { readonly complete?: boolean };
 
 /** guardpost answering a request itself. */
 export interface Rejection {
@@ -77,6 +81,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
   private controller: Dispatcher.DispatchController | null = null;
   /** The request body being forwarded, if any. */
   private body: RequestBody | null = null;
+  private deadline: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly accounting: Accounting,
@@ -99,23 +104,48 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
 
   /** Whether the request itself is still arriving (its body is being forwarded and has not ended). */
   get receiving(): boolean {
-    return this.body !== null && !this.body.complete;
+    return this.body !== null && this.body.complete === false;
   }
 
-  /** guardpost answers the request itself (cancelling the upstream request if one is under way). */
+  /**
+   * guardpost answers the request itself (cancelling the upstream request if
+   * one is under way). Once the upstream's answer has begun, a second status
+   * line would corrupt it: that answer is cut instead, the only honest signal
+   * left.
+   */
   reject(rejection: Rejection): void {
     if (this.outcome !== null) return;
-    this.controller?.abort(new UpstreamRequestCancelled("guardpost answered the request itself"));
     this.decision = rejection.code === "GP_ERR_FORBIDDEN" ? "deny" : "error";
-    const status = this.answer(rejection.code, rejection.reason, rejection.close === true);
-    this.end(status, { kind: "answered", code: rejection.code });
+    if (rejection.close === true) this.connection.closing = true;
+    if (this.response.headersSent) {
+      this.response.fail(answerInfo(rejection.code), rejection.reason ?? "guardpost refused the request after its answer had begun");
+      this.end(this.status, { kind: "answered", code: rejection.code });
+    } else {
+      const status = this.answer(rejection.code, rejection.reason, rejection.close === true);
+      this.end(status, { kind: "answered", code: rejection.code });
+    }
+    // After the end is recorded: undici reports the cancel back through onResponseError, which then ignores it.
+    this.controller?.abort(new UpstreamRequestCancelled("guardpost answered the request itself"));
   }
 
   /** Sends the request upstream; the answer streams back to the client. */
-  forward(upstream: Dispatcher, pathAndQuery: string, headers: string[], body: RequestBody | null): void {
-    this.body = body;
+  forward(upstream: Upstream, request: UpstreamRequest): void {
+    this.body = request.body;
     this.response.watchClient(this);
-    upstream.dispatch({ path: pathAndQuery, method: this.method as Dispatcher.HttpMethod, headers, body }, this);
+    upstream.dispatch(request, this);
+  }
+
+  /**
+   * Ends the exchange with a timeout answer if it is still going `ms` from
+   * now (a gRPC call's deadline): the upstream request is cancelled, and the
+   * client hears of it even if the answer has begun.
+   */
+  setDeadline(ms: number, reason: string): void {
+    this.deadline = setTimeout(() => {
+      if (this.outcome !== null) return;
+      this.upstreamFailed({ code: "GP_ERR_UPSTREAM_TIMEOUT", kind: "timeout", reason });
+      this.controller?.abort(new UpstreamRequestCancelled(reason));
+    }, ms);
   }
 
   // The upstream's side (undici's dispatch handler).
@@ -129,7 +159,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
     // 1xx answers are the upstream's and this hop's business (Node answers 100-continue itself).
     if (statusCode < 200 || this.outcome !== null) return;
     this.status = statusCode;
-    this.response.start(statusCode, clientResponseHeaders(headers, this.requestId));
+    this.closeIfLastWhileDraining();
+    this.response.start(statusCode, headers, this.requestId);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -152,9 +183,12 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
       this.end(this.response.headersSent ? this.status : CLIENT_CLOSED_STATUS, CLIENT_CLOSED);
       return;
     }
-    const failure = classifyUpstreamError(error);
+    this.upstreamFailed(classifyUpstreamError(error));
+  }
+
+  private upstreamFailed(failure: UpstreamFailure): void {
     if (this.response.headersSent) {
-      this.response.abort(error);
+      this.response.fail(answerInfo(failure.code), failure.reason);
       this.end(this.status, { kind: "upstream_failed", failure });
       return;
     }
@@ -170,16 +204,31 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
 
   clientClosed(): void {
     if (this.outcome !== null) return;
-    this.controller?.abort(new UpstreamRequestCancelled("the client went away"));
     this.end(this.response.headersSent ? this.status : CLIENT_CLOSED_STATUS, CLIENT_CLOSED);
+    this.controller?.abort(new UpstreamRequestCancelled("the client went away"));
+  }
+
+  /**
+   * While the listener drains, the last answer owed on a connection says
+   * `Connection: close` (HTTP/2: the session goes away) and ends it. Only the
+   * last: an earlier one that said close would end the connection before the
+   * answers pipelined behind it, whose requests the upstream may already
+   * have carried out.
+   */
+  private closeIfLastWhileDraining(): void {
+    const conn = this.connection;
+    if (conn.drain?.draining === true && conn.latest === this) this.response.closeAfter();
   }
 
   private answer(code: AnswerCode, reason: string | undefined, close: boolean): number {
-    const info = answerInfo(code);
-    return this.response.answer(info, errorBody(info.name, this.method, this.path, this.requestId, reason), this.requestId, close);
+    this.closeIfLastWhileDraining();
+    return this.response.answer(answerInfo(code), this, reason, close);
   }
 
+  /** Records the exchange, once: every way it can end comes here. */
   private end(status: number, outcome: Outcome): void {
+    if (this.outcome !== null) return;
+    if (this.deadline !== null) clearTimeout(this.deadline);
     this.status = status;
     this.outcome = outcome;
     this.accounting.record(this);

@@ -1,34 +1,25 @@
 /**
  * Where an exchange's answer goes, one implementation per way a client is
- * answered: an HTTP response object (HTTP/1.1 `ServerResponse`), or a raw
- * socket (a request Node's parser refused before there was a response
- * object). The Exchange decides what to send; these know how.
+ * answered: an HTTP/1.1 response object, an HTTP/2 stream, a gRPC call (an
+ * HTTP/2 stream whose errors are gRPC statuses), or a raw socket (a request
+ * Node's parser refused before there was a response object). The Exchange
+ * decides what to send; these know how.
  */
 import type { ServerResponse } from "node:http";
+import http2, { type ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { AnswerErrorInfo } from "../errors.js";
+import { clientResponseHeaderObject, clientResponseHeaders, type UpstreamHeaders } from "../http/forwarded-headers.js";
+import type { Trailers } from "./request.js";
+import { lingerAfterResponse, lingeringClose } from "./linger.js";
 
-/** The answer's side of an exchange, as the Exchange drives it. */
-export interface ResponseTarget {
-  /** guardpost's own answer (`body` is the JSON error body); returns the status the client sees. */
-  answer(info: AnswerErrorInfo, body: string, requestId: string, close: boolean): number;
-  /** The upstream's status and headers (a flat name, value list). */
-  start(status: number, headers: readonly string[]): void;
-  /** False when the client is not keeping up: wait for `onDrain`. */
-  write(chunk: Buffer): boolean;
-  /** Calls `events.clientDrained()` once, when the client can take more. */
-  waitForDrain(events: ResponseEvents): void;
-  end(trailers: Readonly<Record<string, string | string[]>> | null): void;
-  /** Ends the answer abruptly: the only honest signal once the head is out. */
-  abort(error: Error): void;
-  /** From now on, calls `events.clientClosed()` when the client goes away (also once the answer is complete). */
-  watchClient(events: ResponseEvents): void;
-  /** Whether the status line has been sent. */
-  readonly headersSent: boolean;
-  /** Whether the client is gone. */
-  readonly clientGone: boolean;
-  /** The connection will be closed after this answer. */
-  closeAfter(): void;
+const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** What guardpost's own answer names: the request it answers. */
+export interface AnswerSubject {
+  readonly method: string;
+  readonly path: string;
+  readonly requestId: string;
 }
 
 /** What a response target reports back to its exchange. */
@@ -37,29 +28,52 @@ export interface ResponseEvents {
   clientClosed(): void;
 }
 
+/** The answer's side of an exchange, as the Exchange drives it. */
+export interface ResponseTarget {
+  /** guardpost's own answer; returns the status the client sees. */
+  answer(info: AnswerErrorInfo, subject: AnswerSubject, reason: string | undefined, close: boolean): number;
+  /** The upstream's status and headers. */
+  start(status: number, headers: UpstreamHeaders, requestId: string): void;
+  /** False when the client is not keeping up: wait for `waitForDrain`. */
+  write(chunk: Buffer): boolean;
+  /** Calls `events.clientDrained()` once, when the client can take more. */
+  waitForDrain(events: ResponseEvents): void;
+  end(trailers: Trailers | null): void;
+  /** The upstream failed after the head was sent: the honest signal this protocol has for it. */
+  fail(info: AnswerErrorInfo, reason: string): void;
+  /** From now on, calls `events.clientClosed()` when the client goes away (also once the answer is complete). */
+  watchClient(events: ResponseEvents): void;
+  /** Whether the status line (or HEADERS frame) has been sent. */
+  readonly headersSent: boolean;
+  /** Whether the client is gone. */
+  readonly clientGone: boolean;
+  /** The connection is closed after this answer (HTTP/2: the session goes away; its other streams finish). */
+  closeAfter(): void;
+}
+
 /**
  * guardpost's own JSON body, of one shape:
  * `{"error":..., "method":..., "path":..., "requestId":...}` plus `reason`
  * where it helps the caller and reveals nothing about the policy.
  */
-export function errorBody(name: string, method: string, path: string, requestId: string, reason: string | undefined): string {
-  let body = `{"error":"${name}","method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"requestId":${JSON.stringify(requestId)}`;
+export function errorBody(name: string, subject: AnswerSubject, reason: string | undefined): string {
+  let body = `{"error":"${name}","method":${JSON.stringify(subject.method)},"path":${JSON.stringify(subject.path)},"requestId":${JSON.stringify(subject.requestId)}`;
   if (reason !== undefined) body += `,"reason":${JSON.stringify(reason)}`;
   return `${body}}`;
 }
 
-export function jsonAnswerHeaders(body: string, requestId: string): string[] {
+function jsonAnswerHeaders(body: string, requestId: string): string[] {
   return ["content-type", "application/json", "content-length", String(Buffer.byteLength(body)), "x-request-id", requestId];
 }
 
-/** The exchange a response object reports to, kept on it so the listeners below are shared functions, not closures per request. */
+/** The exchange a response object or stream reports to, kept on it so the listeners below are shared functions, not closures per request. */
 const EVENTS = Symbol("guardpost.responseEvents");
-type WatchedResponse = ServerResponse & { [EVENTS]?: ResponseEvents };
+type Watched = { [EVENTS]?: ResponseEvents };
 
-function onResponseClose(this: WatchedResponse): void {
+function onClientClose(this: Watched): void {
   this[EVENTS]?.clientClosed();
 }
-function onResponseDrain(this: WatchedResponse): void {
+function onClientDrain(this: Watched): void {
   this[EVENTS]?.clientDrained();
 }
 
@@ -67,15 +81,20 @@ function onResponseDrain(this: WatchedResponse): void {
 export class HttpResponse implements ResponseTarget {
   constructor(private readonly res: ServerResponse) {}
 
-  answer(info: AnswerErrorInfo, body: string, requestId: string, close: boolean): number {
-    if (close) this.res.shouldKeepAlive = false;
-    this.res.writeHead(info.httpStatus, jsonAnswerHeaders(body, requestId));
+  answer(info: AnswerErrorInfo, subject: AnswerSubject, reason: string | undefined, close: boolean): number {
+    const body = errorBody(info.name, subject, reason);
+    if (close) {
+      this.res.shouldKeepAlive = false;
+      // The request may not have been read to its end: close in stages, so the answer is not lost to a reset.
+      lingerAfterResponse(this.res.socket);
+    }
+    this.res.writeHead(info.httpStatus, jsonAnswerHeaders(body, subject.requestId));
     this.res.end(body);
     return info.httpStatus;
   }
 
-  start(status: number, headers: readonly string[]): void {
-    this.res.writeHead(status, headers as string[]);
+  start(status: number, headers: UpstreamHeaders, requestId: string): void {
+    this.res.writeHead(status, clientResponseHeaders(headers, requestId));
   }
 
   write(chunk: Buffer): boolean {
@@ -83,22 +102,23 @@ export class HttpResponse implements ResponseTarget {
   }
 
   waitForDrain(events: ResponseEvents): void {
-    (this.res as WatchedResponse)[EVENTS] = events;
-    this.res.once("drain", onResponseDrain);
+    (this.res as Watched)[EVENTS] = events;
+    this.res.once("drain", onClientDrain);
   }
 
-  end(trailers: Readonly<Record<string, string | string[]>> | null): void {
+  end(trailers: Trailers | null): void {
     if (trailers !== null && this.res.chunkedEncoding) this.res.addTrailers(trailers);
     this.res.end();
   }
 
-  abort(error: Error): void {
-    this.res.destroy(error);
+  fail(): void {
+    // Headers are out; an incomplete message is the only honest signal HTTP/1.1 has left.
+    this.res.destroy();
   }
 
   watchClient(events: ResponseEvents): void {
-    (this.res as WatchedResponse)[EVENTS] = events;
-    this.res.once("close", onResponseClose);
+    (this.res as Watched)[EVENTS] = events;
+    this.res.once("close", onClientClose);
   }
 
   get headersSent(): boolean {
@@ -114,23 +134,165 @@ export class HttpResponse implements ResponseTarget {
   }
 }
 
+/** An HTTP/2 stream (core API: no compat objects, about 40% cheaper per request). */
+export class Http2Response implements ResponseTarget {
+  /** Trailers the upstream sent, handed over when node:http2 asks for them. */
+  protected trailers: Trailers | null = null;
+  /** Whether the response was started with waitForTrailers, so its end must send trailers. */
+  protected expectsTrailers = false;
+
+  constructor(protected readonly stream: ServerHttp2Stream) {}
+
+  answer(info: AnswerErrorInfo, subject: AnswerSubject, reason: string | undefined, close: boolean): number {
+    const body = errorBody(info.name, subject, reason);
+    if (close) this.closeAfter();
+    if (this.stream.destroyed) return info.httpStatus;
+    this.stream.respond({ ":status": info.httpStatus, "content-type": "application/json", "content-length": Buffer.byteLength(body), "x-request-id": subject.requestId });
+    this.stream.end(body);
+    return info.httpStatus;
+  }
+
+  start(status: number, headers: UpstreamHeaders, requestId: string): void {
+    // Trailers come only where the upstream announced them (Trailer:); waiting for them costs a frame.
+    this.respondWithTrailers(clientResponseHeaderObject(status, headers, requestId), headers.trailer !== undefined);
+  }
+
+  protected respondWithTrailers(headers: Record<string, string | string[] | number>, trailers: boolean): void {
+    if (this.stream.destroyed) return;
+    this.expectsTrailers = trailers;
+    this.stream.respond(headers, { waitForTrailers: trailers });
+    if (trailers) this.stream.once("wantTrailers", () => this.stream.sendTrailers(this.trailers ?? {}));
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.stream.write(chunk);
+  }
+
+  waitForDrain(events: ResponseEvents): void {
+    (this.stream as Watched)[EVENTS] = events;
+    this.stream.once("drain", onClientDrain);
+  }
+
+  end(trailers: Trailers | null): void {
+    if (this.expectsTrailers) this.trailers = trailers;
+    this.stream.end();
+  }
+
+  fail(_info: AnswerErrorInfo, _reason: string): void {
+    // Headers are out: the stream is reset, the only honest signal plain HTTP/2 has left.
+    this.stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
+
+  watchClient(events: ResponseEvents): void {
+    (this.stream as Watched)[EVENTS] = events;
+    this.stream.once("close", onClientClose);
+  }
+
+  get headersSent(): boolean {
+    return this.stream.headersSent;
+  }
+
+  get clientGone(): boolean {
+    return this.stream.destroyed;
+  }
+
+  closeAfter(): void {
+    // GOAWAY: no new streams on this connection; the ones in flight, this one included, finish.
+    const session = this.stream.session;
+    if (session !== undefined && !session.closed) session.close();
+  }
+}
+
+/** A gRPC call: guardpost's own answers and late failures are gRPC statuses, never an HTTP error body. */
+export class GrpcResponse extends Http2Response {
+  /** Set when the answer was complete with its HEADERS frame (trailers-only): nothing more is sent. */
+  private complete = false;
+
+  override answer(info: AnswerErrorInfo, subject: AnswerSubject, reason: string | undefined, close: boolean): number {
+    if (close) this.closeAfter();
+    if (this.stream.destroyed) return 200;
+    this.stream.respond(grpcStatusHeaders(info, subject, reason, { ":status": 200, "content-type": "application/grpc", "x-request-id": subject.requestId }), { endStream: true });
+    this.complete = true;
+    return 200;
+  }
+
+  override start(status: number, headers: UpstreamHeaders, requestId: string): void {
+    const out = clientResponseHeaderObject(status, headers, requestId);
+    // A gRPC answer whose headers hold its status is trailers-only, and must stay one HEADERS frame.
+    if (headers["grpc-status"] !== undefined) {
+      if (!this.stream.destroyed) this.stream.respond(out, { endStream: true });
+      this.complete = true;
+      return;
+    }
+    this.respondWithTrailers(out, true);
+  }
+
+  override end(trailers: Trailers | null): void {
+    if (this.complete) return;
+    super.end(trailers);
+  }
+
+  override fail(info: AnswerErrorInfo, reason: string): void {
+    if (this.complete || this.stream.destroyed) return;
+    this.trailers = grpcStatusHeaders(info, null, reason, {}) as Trailers;
+    this.stream.end();
+  }
+}
+
+/** grpc-status and grpc-message for an answer from guardpost, added to `base`. */
+function grpcStatusHeaders(info: AnswerErrorInfo, subject: AnswerSubject | null, reason: string | undefined, base: Record<string, string | number>): Record<string, string | number> {
+  let message = `guardpost: ${info.description}`;
+  if (subject !== null) message += ` (${subject.method} ${subject.path}, request ${subject.requestId})`;
+  if (reason !== undefined) message += `: ${reason}`;
+  base["grpc-status"] = String(info.grpcStatus);
+  base["grpc-message"] = grpcMessage(message);
+  return base;
+}
+
+/**
+ * grpc-message as the gRPC HTTP/2 protocol spells it: UTF-8, with `%` and every
+ * byte outside 0x20-0x7E percent-encoded (clients decode with decodeURI, so
+ * encodeURIComponent's extra escapes would show).
+ */
+export function grpcMessage(text: string): string {
+  let out = "";
+  for (const byte of Buffer.from(text, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
 const STATUS_TEXT: ReadonlyMap<number, string> = new Map([
   [400, "Bad Request"],
+  [403, "Forbidden"],
+  [404, "Not Found"],
   [408, "Request Timeout"],
   [413, "Content Too Large"],
   [431, "Request Header Fields Too Large"],
+  [502, "Bad Gateway"],
+  [504, "Gateway Timeout"],
 ]);
+
+/** A complete HTTP/1.1 answer with guardpost's JSON body and `connection: close`, as raw bytes. */
+export function rawAnswer(info: AnswerErrorInfo, subject: AnswerSubject, reason: string | undefined): string {
+  const body = errorBody(info.name, subject, reason);
+  const headers = jsonAnswerHeaders(body, subject.requestId);
+  let head = `HTTP/1.1 ${info.httpStatus} ${STATUS_TEXT.get(info.httpStatus) ?? "Error"}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${head}connection: close\r\n\r\n${body}`;
+}
 
 /**
  * A socket whose request Node's parser refused: guardpost writes a complete
- * HTTP/1.1 answer itself and closes the connection after it. A socket that
- * can no longer carry an answer (closed, or a TLS socket whose handshake
- * never completed: the bytes would wait forever) is closed without one.
+ * HTTP/1.1 answer itself and closes the connection after it, in stages
+ * (linger.ts), since the rest of the request is unread. A socket that can no
+ * longer carry an answer (closed, or a TLS socket whose handshake never
+ * completed: the bytes would wait forever) is closed without one.
  */
 export class RawSocketResponse implements ResponseTarget {
   constructor(private readonly socket: Socket) {}
 
-  answer(info: AnswerErrorInfo, body: string, requestId: string): number {
+  answer(info: AnswerErrorInfo, subject: AnswerSubject, reason: string | undefined): number {
     const socket = this.socket;
     // Documented: alpnProtocol is null until a TLS handshake has completed.
     const handshakePending = "alpnProtocol" in socket && (socket as { alpnProtocol: unknown }).alpnProtocol === null;
@@ -138,11 +300,7 @@ export class RawSocketResponse implements ResponseTarget {
       socket.destroy();
       return info.httpStatus;
     }
-    const headers = jsonAnswerHeaders(body, requestId);
-    let head = `HTTP/1.1 ${info.httpStatus} ${STATUS_TEXT.get(info.httpStatus) ?? "Error"}\r\n`;
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    socket.end(`${head}connection: close\r\n\r\n${body}`);
-    socket.destroySoon?.();
+    lingeringClose(socket, rawAnswer(info, subject, reason));
     return info.httpStatus;
   }
 
@@ -158,7 +316,7 @@ export class RawSocketResponse implements ResponseTarget {
 
   end(): void {}
 
-  abort(): void {
+  fail(): void {
     this.socket.destroy();
   }
 

@@ -5,7 +5,6 @@
  * invalid at start-up stops it with the file and reason.
  */
 import type { AddressInfo } from "node:net";
-import type { Dispatcher } from "undici";
 import { compileAcl, type CompiledAcl } from "../acl/compile.js";
 import { Metrics } from "../admin/metrics.js";
 import { AdminServer } from "../admin/server.js";
@@ -18,7 +17,8 @@ import { OutboundListener } from "../outbound/listener.js";
 import { FileWatcher, type FileWatchOptions } from "../reload/file-watch.js";
 import { Reloadable } from "../reload/reloadable.js";
 import { CertStore } from "../tls/cert-store.js";
-import { createServicePool } from "../upstream/pool.js";
+import { createServiceUpstream } from "../upstream/pool.js";
+import type { Upstream } from "../upstream/upstream.js";
 
 export interface GuardpostOptions {
   /** Defaults to a pino logger on stdout at the config's level. */
@@ -43,7 +43,7 @@ export class Guardpost {
   readonly logger: Logger;
   readonly certStore: CertStore;
   private readonly aclStores = new Map<string, Reloadable<CompiledAcl>>();
-  private readonly pools = new Map<string, Dispatcher>();
+  private readonly upstreams = new Map<string, Upstream>();
   private readonly inbound: InboundListener[] = [];
   private readonly outbound: OutboundListener[] = [];
   private admin: AdminServer | undefined;
@@ -89,7 +89,7 @@ export class Guardpost {
           name: routeConfig.name,
           acl: await this.aclStore(routeConfig.acl),
           shadow: routeConfig.shadowAcl === null ? null : await this.aclStore(routeConfig.shadowAcl),
-          upstream: this.pool(routeConfig.upstream),
+          upstream: this.upstream(routeConfig.upstream),
         });
       }
       this.inbound.push(new InboundListener({ config: inboundConfig, limits: config.limits, certStore: this.certStore, routes: new RouteTable(routes), metrics, logger, accessLog }));
@@ -134,13 +134,13 @@ export class Guardpost {
     return store;
   }
 
-  private pool(target: Config["inbound"][number]["routes"][number]["upstream"]): Dispatcher {
-    let pool = this.pools.get(target.text);
-    if (!pool) {
-      pool = createServicePool(target, this.config.limits);
-      this.pools.set(target.text, pool);
+  private upstream(target: Config["inbound"][number]["routes"][number]["upstream"]): Upstream {
+    let upstream = this.upstreams.get(target.text);
+    if (!upstream) {
+      upstream = createServiceUpstream(target, this.config.limits);
+      this.upstreams.set(target.text, upstream);
     }
-    return pool;
+    return upstream;
   }
 
   /**
@@ -187,7 +187,7 @@ export class Guardpost {
     for (const listener of this.inbound) listener.stop();
     await Promise.all(this.outbound.map((listener) => listener.stop()));
     await this.admin?.close();
-    await Promise.all([...this.pools.values()].map((pool) => pool.close().catch(() => undefined)));
+    await Promise.all([...this.upstreams.values()].map((upstream) => upstream.close()));
     this.logger.info({ event: "stopped" }, "guardpost stopped");
   }
 }

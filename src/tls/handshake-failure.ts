@@ -31,6 +31,8 @@ const TLS_ERROR_REASONS: ReadonlyArray<readonly [RegExp, string]> = [
   [/PEER_DID_NOT_RETURN_A_CERTIFICATE|CERTIFICATE_REQUIRED/, "no_certificate"],
   [/UNSUPPORTED_PROTOCOL|WRONG_VERSION_NUMBER|PROTOCOL_VERSION|NO_PROTOCOLS_AVAILABLE|VERSION_TOO_LOW/, "protocol_version"],
   [/NO_SHARED_CIPHER|NO_SHARED_GROUPS|NO_SUITABLE_SIGNATURE/, "no_shared_cipher"],
+  // RFC 7301 section 3.2: the client offered only ALPN protocols guardpost does not speak; alert 120.
+  [/NO_APPLICATION_PROTOCOL/, "no_application_protocol"],
   [/HTTP_REQUEST|HTTPS_PROXY_REQUEST/, "not_tls"],
   [/ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|DECRYPT_ERROR)/, "client_rejected_server"],
   [/RENEGOTIATION|NO_RENEGOTIATION/, "renegotiation"],

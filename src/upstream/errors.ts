@@ -22,11 +22,52 @@ export class UpstreamIdentityError extends Error {
   }
 }
 
+/** An HTTP/2 upstream did not connect, answer or go on answering in time (undici raises its own codes for HTTP/1.1). */
+export class UpstreamTimeoutError extends Error {
+  constructor(readonly phase: "connect" | "headers" | "body") {
+    super(`the upstream timed out (${phase})`);
+    this.name = "UpstreamTimeoutError";
+  }
+}
+
+/** An HTTP/2 upstream reset the stream (RST_STREAM) or closed the session before the answer was complete. */
+export class UpstreamResetError extends Error {
+  constructor(readonly rstCode: number | undefined) {
+    super(`the upstream reset the stream${rstCode === undefined ? "" : ` (RST_STREAM code ${rstCode})`}`);
+    this.name = "UpstreamResetError";
+  }
+}
+
+/** A request that needs HTTP/2 (a gRPC call) met an upstream that chose HTTP/1.1. */
+export class UpstreamProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UpstreamProtocolError";
+  }
+}
+
 const CONNECT_ERRORS: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ENOENT", "EACCES", "ECONNABORTED"]);
-const RESET_ERRORS: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED", "UND_ERR_DESTROYED"]);
+const RESET_ERRORS: ReadonlySet<string> = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_DESTROYED",
+  "ERR_HTTP2_GOAWAY_SESSION",
+  "ERR_HTTP2_SESSION_ERROR",
+  "ERR_HTTP2_STREAM_ERROR",
+  "ERR_HTTP2_STREAM_CANCEL",
+  "ERR_HTTP2_INVALID_SESSION",
+]);
 
 export function classifyUpstreamError(err: unknown): UpstreamFailure {
   if (err instanceof UpstreamIdentityError) return { code: "GP_ERR_UPSTREAM_TLS", kind: "identity", reason: err.message };
+  if (err instanceof UpstreamTimeoutError) {
+    if (err.phase === "connect") return { code: "GP_ERR_UPSTREAM_TIMEOUT", kind: "connect_timeout", reason: "connecting to the upstream timed out" };
+    return { code: "GP_ERR_UPSTREAM_TIMEOUT", kind: "timeout", reason: err.phase === "headers" ? "the upstream did not send response headers in time" : "the upstream stalled while sending the response body" };
+  }
+  if (err instanceof UpstreamProtocolError) return { code: "GP_ERR_GRPC_UPSTREAM", kind: "protocol", reason: err.message };
+  if (err instanceof UpstreamResetError) return { code: "GP_ERR_UPSTREAM_UNREACHABLE", kind: "reset", reason: err.message };
   const error = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   const code = error?.code ?? error?.cause?.code ?? "";
   if (code === "UND_ERR_CONNECT_TIMEOUT") return { code: "GP_ERR_UPSTREAM_TIMEOUT", kind: "connect_timeout", reason: "connecting to the upstream timed out" };

@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { beforeAll, describe, expect, test } from "vitest";
-import { openRaw, rawExchange } from "../helpers/client.js";
+import { RawConnection, rawExchange } from "../helpers/raw-connection.js";
 import { get, HOSTILE_ACL } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
@@ -113,7 +113,7 @@ describe("adversarial faults: the client goes away", () => {
   });
 
   test("a client that aborts mid-upload: the upstream sees its request aborted within 2 s", async () => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write(`POST /public/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${1024 * 1024}\r\n\r\n${"u".repeat(64 * 1024)}`);
     await expect.poll(() => upstream.arrivals).toContain("POST /public/upload");
     conn.destroy();
@@ -121,7 +121,7 @@ describe("adversarial faults: the client goes away", () => {
   });
 
   test("a client that goes away while waiting for the answer: the upstream sees its response closed, unfinished, within 2 s", async () => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write(get("/public/hold"));
     await expect.poll(() => held.length).toBe(1);
     conn.destroy();
@@ -129,7 +129,7 @@ describe("adversarial faults: the client goes away", () => {
   });
 
   test("after an aborted upload, the next request reaches the upstream on its own: the pooled connection never carries the rest of a body", async () => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write(`POST /public/cut HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n${"c".repeat(10)}`);
     await expect.poll(() => upstream.arrivals).toContain("POST /public/cut");
     conn.destroy();

@@ -8,7 +8,8 @@ import { connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { request } from "undici";
 import { beforeAll, describe, expect, test } from "vitest";
-import { handshake, openRaw, rawExchange } from "../helpers/client.js";
+import { handshake } from "../helpers/client.js";
+import { RawConnection, rawExchange } from "../helpers/raw-connection.js";
 import { get, HOSTILE_ACL, PATH_VECTORS, SMUGGLING_VECTORS } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { serveProxy, type ServedProxy } from "../helpers/proxy.js";
@@ -119,7 +120,7 @@ function attacks(): Array<() => Promise<unknown>> {
   // Slowloris, a slow body, an abandoned upload and an abandoned wait.
   list.push(
     async () => {
-      const conn = await openRaw(port, ca, web);
+      const conn = await RawConnection.open(port, ca, web);
       for (const byte of "GET /public/slowloris HTTP/1.1\r\nHost: localhost\r\nX: ") {
         if (conn.isClosed()) break;
         await conn.write(byte);
@@ -128,7 +129,7 @@ function attacks(): Array<() => Promise<unknown>> {
       conn.destroy();
     },
     async () => {
-      const conn = await openRaw(port, ca, web);
+      const conn = await RawConnection.open(port, ca, web);
       await conn.write("POST /public/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n");
       for (let i = 0; i < 20 && !conn.isClosed(); i++) {
         await conn.write("x".repeat(100));
@@ -137,12 +138,12 @@ function attacks(): Array<() => Promise<unknown>> {
       conn.destroy();
     },
     async () => {
-      const conn = await openRaw(port, ca, web);
+      const conn = await RawConnection.open(port, ca, web);
       await conn.write(`POST /public/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000\r\n\r\n${"y".repeat(200_000)}`);
       conn.destroy();
     },
     async () => {
-      const conn = await openRaw(port, ca, web);
+      const conn = await RawConnection.open(port, ca, web);
       await conn.write(get("/public/slow"));
       await sleep(300);
       conn.destroy();

@@ -7,12 +7,13 @@
  */
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, test } from "vitest";
-import { rawExchange } from "../helpers/client.js";
+import { rawExchange } from "../helpers/raw-connection.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
 import { startUpstream, type ReceivedRequest, type RecordingUpstream } from "../helpers/upstream.js";
 import { expectErrorResponse, parseResponses } from "../helpers/wire.js";
-import { parseXfcc } from "../helpers/xfcc.js";
+import { SUBJECT_VECTORS } from "../helpers/hostile.js";
+import { opensslSubject, parseXfcc } from "../helpers/xfcc.js";
 
 const ACL = `
 version: 1
@@ -102,6 +103,30 @@ describe("adversarial identity: certificate values stay inside their XFCC field 
       ["DNS", `q";URI=${ADMIN_URI};DNS="x`],
       ["DNS", `a, URI:${ADMIN_URI}`],
     ]);
+  });
+});
+
+describe("adversarial identity: the XFCC Subject is the certificate's own RFC 2253 subject", () => {
+  test.each(SUBJECT_VECTORS)("$name: the upstream's XFCC Subject equals openssl x509 -subject -nameopt RFC2253", async ({ rdns }) => {
+    const cert = await ca.issue({ rdns });
+    const { responses, received } = await exchange(cert, "GET /public/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    expect(responses.map((r) => r.status)).toEqual([200]);
+    const copies = headerCopies(received[0]!, "x-forwarded-client-cert");
+    expect(copies).toHaveLength(1);
+    expect(copies[0]).toMatch(/^[\x20-\x7e]+$/);
+    const fields = parseXfcc(copies[0]!);
+    expect(fields.map(([key]) => key)).toEqual(["Hash", "Subject"]);
+    expect(fields[1]![1]).toBe(await opensslSubject(cert.cert));
+  });
+
+  test("certificates that differ only in attribute order or RDN grouping reach the upstream as different identities", async () => {
+    const subjects = new Map<string, string>();
+    for (const { name, rdns } of SUBJECT_VECTORS) {
+      const { received } = await exchange(await ca.issue({ rdns }), "GET /public/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+      const subject = parseXfcc(headerCopies(received[0]!, "x-forwarded-client-cert")[0]!)[1]![1];
+      expect(subjects.get(subject), `${name} and ${subjects.get(subject)} share ${subject}`).toBeUndefined();
+      subjects.set(subject, name);
+    }
   });
 });
 

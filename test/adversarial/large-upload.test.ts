@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, test } from "vitest";
-import { openRaw } from "../helpers/client.js";
+import { RawConnection } from "../helpers/raw-connection.js";
 import { HOSTILE_ACL } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { serveProxy, type ServedProxy } from "../helpers/proxy.js";
@@ -41,7 +41,7 @@ function rss(pid: number): number {
 }
 
 async function upload(bytes: number, path: string): Promise<{ status: number; body: string }> {
-  const conn = await openRaw(proxy.port, ca, web);
+  const conn = await RawConnection.open(proxy.port, ca, web);
   await conn.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`);
   for (let sent = 0; sent < bytes; sent += CHUNK.length) await conn.write(sent + CHUNK.length <= bytes ? CHUNK : CHUNK.subarray(0, bytes - sent));
   await conn.closed;

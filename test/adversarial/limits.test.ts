@@ -7,7 +7,8 @@
  */
 import { connect as tcpConnect } from "node:net";
 import { beforeAll, describe, expect, test } from "vitest";
-import { handshake, openRaw, rawExchange } from "../helpers/client.js";
+import { handshake } from "../helpers/client.js";
+import { RawConnection, rawExchange } from "../helpers/raw-connection.js";
 import { get, HOSTILE_ACL } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
@@ -71,9 +72,62 @@ describe.concurrent("adversarial limits: request size", () => {
   });
 });
 
+/** `count` header fields in all, Host included, each a distinct small header. */
+function manyHeaders(count: number): string {
+  return `Host: localhost\r\n${Array.from({ length: count - 1 }, (_, i) => `X-H-${i}: v\r\n`).join("")}`;
+}
+
+describe.concurrent("adversarial limits: header count", () => {
+  test("101 header fields (over the default maxHeaderCount, 100) get 431 JSON and nothing is forwarded; 100 are forwarded whole", async ({ expect }) => {
+    const over = parseResponses(await rawExchange(proxy.port, ca, web, `GET /public/count-101 HTTP/1.1\r\n${manyHeaders(100)}Connection: close\r\n\r\n`));
+    expect(over.responses).toHaveLength(1);
+    expectErrorResponse(over.responses[0], 431, { error: "headers_too_large", method: "GET", path: "/public/count-101" });
+    expect(upstream.arrivals).not.toContain("GET /public/count-101");
+    const mark = upstream.received.length;
+    const fits = parseResponses(await rawExchange(proxy.port, ca, web, `GET /public/count-100 HTTP/1.1\r\n${manyHeaders(99)}Connection: close\r\n\r\n`));
+    expect(fits.responses.map((r) => r.status)).toEqual([200]);
+    const seen = upstream.received.slice(mark).find((r) => r.url === "/public/count-100")!;
+    expect(seen.rawHeaders.filter((_, i) => i % 2 === 0 && /^x-h-/i.test(seen.rawHeaders[i]!))).toHaveLength(98);
+  });
+
+  test("2,100 small headers within maxHeaderSize are refused whole with 431, never cut to what Node keeps and forwarded", async ({ expect }) => {
+    const own = await startUpstream();
+    const wide = await startProxy({ ca, acl: HOSTILE_ACL, upstream: own.url, limits: { maxHeaderSize: "64KiB" } });
+    // The header Connection names comes last, past where Node stops collecting: cut, it would be forwarded while its name was lost.
+    const raw = `GET /public/many HTTP/1.1\r\n${manyHeaders(2100)}X-Secret: s\r\nConnection: close, x-secret\r\n\r\n`;
+    const { responses } = parseResponses(await rawExchange(wide.port, ca, web, raw));
+    expect(responses).toHaveLength(1);
+    expectErrorResponse(responses[0], 431, { error: "headers_too_large" });
+    expect(own.arrivals).toEqual([]);
+  });
+
+  test.for([101, 150])("a chunked request with %i trailer fields (over 100) gets 431 and never completes upstream; 100 do", async (count, { expect }) => {
+    const trailers = (n: number) => Array.from({ length: n }, (_, i) => `T-${i}: v\r\n`).join("");
+    const post = (path: string, n: number) => `POST ${path} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n${trailers(n)}\r\n`;
+    const over = parseResponses(await rawExchange(proxy.port, ca, web, post(`/public/trailers-${count}`, count)));
+    expect(over.responses).toHaveLength(1);
+    expectErrorResponse(over.responses[0], 431, { error: "headers_too_large" });
+    const fits = parseResponses(await rawExchange(proxy.port, ca, web, post(`/public/trailers-fit-${count}`, 100)));
+    expect(fits.responses.map((r) => r.status)).toEqual([200]);
+    await expect.poll(() => upstreamOutcome.get(`/public/trailers-fit-${count}`)).toBe("complete");
+    // Never sent, or cut before its last chunk: either way the upstream never saw it complete.
+    expect([undefined, "aborted"]).toContain(upstreamOutcome.get(`/public/trailers-${count}`));
+  });
+
+  test("limits.maxHeaderCount is the configured bound: 5 fields pass, 6 get 431", async ({ expect }) => {
+    const own = await startUpstream();
+    const tight = await startProxy({ ca, acl: HOSTILE_ACL, upstream: own.url, limits: { maxHeaderCount: 5 } });
+    const five = `GET /public/five HTTP/1.1\r\n${manyHeaders(4)}Connection: close\r\n\r\n`;
+    const six = `GET /public/six HTTP/1.1\r\n${manyHeaders(5)}Connection: close\r\n\r\n`;
+    expect(parseResponses(await rawExchange(tight.port, ca, web, five)).responses.map((r) => r.status)).toEqual([200]);
+    expectErrorResponse(parseResponses(await rawExchange(tight.port, ca, web, six)).responses[0], 431, { error: "headers_too_large" });
+    expect(own.arrivals).toEqual(["GET /public/five"]);
+  });
+});
+
 describe.concurrent("adversarial limits: slow clients", () => {
   test("slowloris: headers dribbled a byte at a time past headersTimeout (500ms) are cut off with 408 within 3 s, never forwarded", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     conn.markTime();
     const stop = dribble(conn, `GET /public/slowloris HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${"s".repeat(500)}\r\n\r\n`);
     const elapsed = await conn.closed;
@@ -81,12 +135,13 @@ describe.concurrent("adversarial limits: slow clients", () => {
     expect(elapsed).toBeGreaterThanOrEqual(HEADERS_TIMEOUT - 50);
     expect(elapsed).toBeLessThan(3000);
     const { responses } = parseResponses(conn.output());
-    if (responses.length > 0) expectErrorResponse(responses[0], 408, { error: "request_timeout" });
+    expect(responses, "the 408 must arrive before the close").toHaveLength(1);
+    expectErrorResponse(responses[0], 408, { error: "request_timeout" });
     expect(upstream.arrivals).not.toContain("GET /public/slowloris");
   });
 
   test("slowloris on a keep-alive connection: the second request's headers are bounded too", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write(get("/public/first").replace("Connection: close\r\n", ""));
     await conn.waitFor(/^HTTP\/1\.1 200[\s\S]*\r\n\r\nok$/);
     conn.markTime();
@@ -116,7 +171,7 @@ describe.concurrent("adversarial limits: slow clients", () => {
   });
 
   test("a body dribbled past requestTimeout (1.5s) is cut off within 4 s, and the upstream sees its request aborted", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     conn.markTime();
     await conn.write("POST /public/slow-body HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n");
     const stop = dribble(conn, "x".repeat(100_000), 50);
@@ -125,12 +180,13 @@ describe.concurrent("adversarial limits: slow clients", () => {
     expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUT - 50);
     expect(elapsed).toBeLessThan(4000);
     const { responses } = parseResponses(conn.output());
-    if (responses.length > 0) expectErrorResponse(responses[0], 408, { error: "request_timeout" });
+    expect(responses, "the 408 must arrive before the close").toHaveLength(1);
+    expectErrorResponse(responses[0], 408, { error: "request_timeout" });
     await expect.poll(() => upstreamOutcome.get("/public/slow-body")).toBe("aborted");
   });
 
   test("a request timeout after the upstream's response has started never writes a second status line into that response", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write("POST /public/early HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n");
     const stop = dribble(conn, "x".repeat(100_000), 50);
     await conn.waitFor(/\r\n\r\n5\r\nearly\r\n/);
@@ -145,7 +201,7 @@ describe.concurrent("adversarial limits: slow clients", () => {
   });
 
   test("an idle keep-alive connection is closed after idleTimeout (300ms), within 3 s", async ({ expect }) => {
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write(get("/public/idle").replace("Connection: close\r\n", ""));
     await conn.waitFor(/\r\n\r\nok$/);
     conn.markTime();
@@ -158,7 +214,7 @@ describe.concurrent("adversarial limits: slow clients", () => {
 describe.concurrent("adversarial limits: connections", () => {
   test("maxConnectionAge: the first response after the age carries Connection: close and the connection ends", async ({ expect }) => {
     const aged = await startProxy({ ca, acl: HOSTILE_ACL, upstream: upstream.url, limits: { maxConnectionAge: "1s", idleTimeout: "30s" } });
-    const conn = await openRaw(aged.port, ca, web);
+    const conn = await RawConnection.open(aged.port, ca, web);
     const request = get("/public/age").replace("Connection: close\r\n", "");
     await conn.write(request);
     await conn.waitFor(/\r\n\r\nok$/);
@@ -176,7 +232,7 @@ describe.concurrent("adversarial limits: connections", () => {
   test("maxConnections (2): a third concurrent connection is refused and never served; a slot freed is usable again", async ({ expect }) => {
     const own = await startUpstream();
     const limited = await startProxy({ ca, acl: HOSTILE_ACL, upstream: own.url, limits: { maxConnections: 2, idleTimeout: "30s" } });
-    const held = [await openRaw(limited.port, ca, web), await openRaw(limited.port, ca, web)];
+    const held = [await RawConnection.open(limited.port, ca, web), await RawConnection.open(limited.port, ca, web)];
     for (const conn of held) {
       await conn.write(get("/public/held").replace("Connection: close\r\n", ""));
       await conn.waitFor(/^HTTP\/1\.1 200/);

@@ -4,7 +4,7 @@
  * reach /admin; what is allowed reaches the upstream exactly as judged.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { rawExchange } from "../helpers/client.js";
+import { rawExchange } from "../helpers/raw-connection.js";
 import { get, HOSTILE_ACL, PATH_VECTORS } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";

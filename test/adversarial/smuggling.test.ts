@@ -6,7 +6,7 @@
  * the connection is refused with a 400.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { openRaw, rawExchange } from "../helpers/client.js";
+import { RawConnection, rawExchange } from "../helpers/raw-connection.js";
 import { get, HOSTILE_ACL, SMUGGLING_VECTORS } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
@@ -53,7 +53,7 @@ describe("adversarial framing: an aborted body never merges with the next reques
   test("after a chunked body turns malformed mid-stream, the next request reaches the upstream on its own and the broken one never completes", async () => {
     const mark = { arrivals: upstream.arrivals.length, received: upstream.received.length };
     // The head and a good chunk go first, so the request is already on its way upstream when the bad chunk arrives.
-    const conn = await openRaw(proxy.port, ca, web);
+    const conn = await RawConnection.open(proxy.port, ca, web);
     await conn.write(`POST /public/upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`);
     await expect.poll(() => upstream.arrivals.slice(mark.arrivals)).toEqual(["POST /public/upload"]);
     await conn.write("zz\r\n");

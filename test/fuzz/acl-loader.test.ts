@@ -13,7 +13,8 @@ import { compileAcl, loadAcl, type CompiledAcl } from "../../src/acl/compile.js"
 import { MAX_GROUP_EXPANSION } from "../../src/acl/principal.js";
 import { ACL_TEXTS } from "../helpers/acl-cases.js";
 import { tempDir } from "../helpers/pki.js";
-import { expectTypedOutcome, fuzzParams, mutatedText, structuredYaml, yamlFiles } from "./support.js";
+import { fuzzParams } from "../helpers/property.js";
+import { expectTypedOutcome, mutatedText, structuredYaml, yamlFiles } from "./support.js";
 
 const FILE = "fuzz/acl.yaml";
 

@@ -16,7 +16,8 @@ import { connectionsCheckingInterval } from "../../src/proxy/front-end.js";
 import { loadConfig, parseConfigText } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { tempDir } from "../helpers/pki.js";
-import { expectTypedOutcome, fuzzParams, mutatedText, structuredYaml, yamlFiles } from "./support.js";
+import { fuzzParams } from "../helpers/property.js";
+import { expectTypedOutcome, mutatedText, structuredYaml, yamlFiles } from "./support.js";
 
 /** README code blocks, without the indentation of list items. */
 function readmeYamlBlocks(): string[] {
@@ -72,6 +73,7 @@ function expectUsable(config: Config): void {
   for (const ms of [config.drainTimeout, ...DURATIONS.map((k) => config.limits[k])]) expect(Number.isInteger(ms) && ms >= 0 && ms <= MAX_TIMER_MS, `duration ${ms}`).toBe(true);
   expect(Number.isSafeInteger(config.limits.maxHeaderSize) && config.limits.maxHeaderSize >= 1024).toBe(true);
   expect(Number.isInteger(config.limits.maxConnections) && config.limits.maxConnections >= 1).toBe(true);
+  expect(Number.isInteger(config.limits.maxHeaderCount) && config.limits.maxHeaderCount >= 1).toBe(true);
   expect(Number.isInteger(config.workers) && config.workers >= 0 && config.workers <= 64).toBe(true);
   // Node's own validation of the server options the inbound listener derives from the limits.
   const { limits } = config;
@@ -106,7 +108,7 @@ describe("the config loader under fuzzing", () => {
   });
 
   test("structured random YAML of the config's shape loads or fails with file:line:col", () => {
-    const keys = ["tls", "inbound", "outbound", "admin", "log", "limits", "drainTimeout", "workers", "cert", "key", "ca", "crl", "minVersion", "listen", "upstream", "acl", "mode", "routes", "name", "pathPrefix", "host", "serverName", "expect", "level", "access", "maxHeaderSize", ...DURATIONS, "maxConnections"];
+    const keys = ["tls", "inbound", "outbound", "admin", "log", "limits", "drainTimeout", "workers", "cert", "key", "ca", "crl", "minVersion", "listen", "upstream", "acl", "mode", "routes", "name", "pathPrefix", "host", "serverName", "expect", "level", "access", "maxHeaderSize", "maxHeaderCount", "preserveHost", ...DURATIONS, "maxConnections"];
     const leaves = ["8443", "0", "127.0.0.1:0", "'[::1]:9'", "http://127.0.0.1:8080", "unix:/s.sock", "https://db:8443", "a.yaml", "/abs/a.yaml", "TLSv1.3", "audit", "enforce", "info", "true", "10s", "1.5ms", "16KiB", "auto", "[OU=db]", "/api", "''", "null"];
     fc.assert(
       fc.property(structuredYaml(keys, leaves), (text) => {
@@ -126,7 +128,7 @@ describe("the config loader under fuzzing", () => {
       fc.constantFrom("1e400", "-1", "-0", ".inf", ".nan", "0x10", "1_000", "!!float 1e3", "!!int 12", "~", "[]", "{}", "true"),
       fc.double().map(String),
     );
-    const key = fc.constantFrom(...DURATIONS, "maxHeaderSize", "maxConnections");
+    const key = fc.constantFrom(...DURATIONS, "maxHeaderSize", "maxConnections", "maxHeaderCount");
     const limits = fc.uniqueArray(fc.tuple(key, value), { selector: ([k]) => k, minLength: 1, maxLength: 4 }).map((pairs) => `limits: {${pairs.map(([k, v]) => `${k}: ${v}`).join(", ")}}`);
     const top = fc.oneof(limits, value.map((v) => `drainTimeout: ${v}`), value.map((v) => `workers: ${v}`));
     fc.assert(

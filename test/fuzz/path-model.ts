@@ -9,6 +9,7 @@ import { expect } from "vitest";
 export const TARGET_PIECES: readonly string[] = [
   "/", "/", "/", "//", ".", "..", "./", "../", ";", ";x=1", "..;", ".;", "%", "%2", "%2e", "%2E", "%2e%2e", ".%2e", "%2f", "%2F", "%5c", "%5C", "%25", "%252e", "%2541",
   "%25%32%65", "%25%34%31", "%00", "%0a", "%0D", "%7f", "%7e", "%7E", "%41", "%61dmin", "%3b", "%3B", "%3a", "%40", "%20", "%c3%a9", "%C3%A9", "%ff", "%zz", "%g0",
+  "%c0%ae", "%C0%AF", "%80", "%bf", "%c3", "%e2%82", "%ed%a0%80", "%f0%9f%98%80", "%f4%90%80%80", "%ef%bc%8f", "%EF%BC%8E",
   "\\", "#", "?", "??", "&", "=", "a", "b", "admin", "public", "users", "123", "~", "-", "_", "!", "$", "'", "(", ")", "*", "+", ",", ":", "@",
   "\u0000", "\t", " ", "\r", "\n", "\u007f", "\u0085", "é", "😀", "\u202e", "\uFEFF", "<", ">", "\"", "{", "}", "|", "^", "`", "[", "]",
 ];
@@ -72,6 +73,12 @@ export function upstreamReading(target: string): string | null {
   return `/${out.join("/")}`;
 }
 
+/** Whether a latin1 string of bytes is well-formed UTF-8 (RFC 3629), checked by round trip rather than by the normalizer's own rules. */
+export function isUtf8(bytes: string): boolean {
+  const buffer = Buffer.from(bytes, "latin1");
+  return Buffer.from(buffer.toString("utf8"), "utf8").equals(buffer);
+}
+
 /** Every property of a normalized path, with the target it came from in the message. */
 export function expectCanonical(target: string, path: string): void {
   const at = JSON.stringify(target);
@@ -90,5 +97,6 @@ export function expectCanonical(target: string, path: string): void {
     expect(byte < 0x20 || byte === 0x7f || byte === 0x2f || byte === 0x5c, `${at}: encoded control, / or \\ %${hex}`).toBe(false);
   }
   expect(/%25[0-9A-Fa-f]{2}/.test(path), `${at}: double encoding survives in ${path}`).toBe(false);
+  expect(isUtf8(decodeOnce(path)!), `${at}: ${path} decodes to bytes that are not UTF-8`).toBe(true);
 }
 

@@ -13,8 +13,8 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { compileAcl } from "../../src/acl/compile.js";
 import { normalizeTarget } from "../../src/http/path.js";
-import { decodeOnce, expectCanonical, hostileTarget, upstreamReading } from "./path-model.js";
-import { fuzzParams } from "./support.js";
+import { decodeOnce, expectCanonical, hostileTarget, isUtf8, upstreamReading } from "./path-model.js";
+import { fuzzParams } from "../helpers/property.js";
 
 describe("normalizeTarget under fuzzing", () => {
   test("any target gives a normalized path in canonical form or a refusal with a reason; nothing throws", () => {
@@ -62,11 +62,19 @@ describe("normalizeTarget under fuzzing", () => {
     );
   });
 
-  test("refusals cover what the README names: encoded / or \\, raw \\, NUL and control bytes, .. above the root, ;-hidden dot segments, double encoding", () => {
+  test("refusals cover what the README names: encoded / or \\, raw \\, NUL and control bytes, .. above the root, ;-hidden dot segments, double encoding, invalid UTF-8", () => {
     const mustRefuse = (target: string) => {
       const path = target.split("?")[0]!;
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are exactly what the normalizer must refuse
-      return /%2f|%5c|%00|%0[0-9a-f]|%1[0-9a-f]|%7f|%25[0-9a-f]{2}/i.test(path) || /[\\]/.test(path) || /[\u0000-\u001f\u007f#]/.test(target) || /(^|\/)\.\.?(;|%3b)/i.test(path) || upstreamReading(target) === null;
+      const decoded = decodeOnce(path);
+      return (
+        /%2f|%5c|%00|%0[0-9a-f]|%1[0-9a-f]|%7f|%25[0-9a-f]{2}/i.test(path) ||
+        /[\\]/.test(path) ||
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are exactly what the normalizer must refuse
+        /[\u0000-\u001f\u007f#]/.test(target) ||
+        /(^|\/)\.\.?(;|%3b)/i.test(path) ||
+        upstreamReading(target) === null ||
+        (decoded !== null && !isUtf8(decoded))
+      );
     };
     fc.assert(
       fc.property(hostileTarget, (target) => {

@@ -1,30 +1,14 @@
 /**
- * Shared pieces of the fuzz tests: reproducible fast-check parameters,
- * mutations of valid YAML files, and the one outcome a loader may have for
- * any input (a value, or a GuardpostError from the registry that says
- * `file:line:col: `).
- *
- * Reproducing a failure: fast-check prints `seed` and `path` with the
- * counterexample; `FUZZ_SEED=<seed> npx vitest run test/fuzz` replays the same
- * inputs (the path is then only needed to skip straight to the shrunk case).
- * `FUZZ_SCALE=10` runs ten times as many cases, for a longer local hunt.
+ * Shared pieces of the fuzz tests: mutations of valid YAML files, and the one
+ * outcome a loader may have for any input (a value, or a GuardpostError from
+ * the registry that says `file:line:col: `). Run counts and seeds come from
+ * test/helpers/property.ts (FUZZ_SEED, FUZZ_SCALE).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { expect } from "vitest";
 import { ERROR_CODES, GuardpostError } from "../../src/errors.js";
-
-const seedText = process.env.FUZZ_SEED;
-const scale = Number(process.env.FUZZ_SCALE ?? "1");
-
-/** fast-check parameters: a fixed number of runs, and FUZZ_SEED's seed when set. */
-export function fuzzParams<T>(numRuns: number, extra: fc.Parameters<T> = {}): fc.Parameters<T> {
-  const runs = Math.max(1, Math.round(numRuns * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
-  const params: fc.Parameters<T> = { numRuns: runs, ...extra };
-  if (seedText !== undefined && seedText !== "") params.seed = Number(seedText);
-  return params;
-}
 
 /** The YAML files of a folder (not recursive), name -> text. */
 export function yamlFiles(dir: string): Map<string, string> {

@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { normalizeTarget } from "../../src/http/path.js";
 import { upstreamReading } from "./path-model.js";
-import { fuzzParams } from "./support.js";
+import { fuzzParams } from "../helpers/property.js";
 import { isParserRefusal, PEER, startWireFixture, type WireFixture } from "./wire-setup.js";
 
 /** Pieces of targets that a request line can carry (no space, CR or LF: those are the byte fuzzer's). Mostly plausible, some hostile. */

@@ -9,8 +9,8 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
-import { RawConnection } from "./raw-http.js";
-import { fuzzParams } from "./support.js";
+import { RawConnection } from "../helpers/raw-connection.js";
+import { fuzzParams } from "../helpers/property.js";
 import { startWireFixture, type WireFixture } from "./wire-setup.js";
 
 let wire: WireFixture;

@@ -12,7 +12,7 @@ import type { LogRecord } from "../helpers/log-sink.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
 import { startUpstream, type RecordingUpstream } from "../helpers/upstream.js";
-import { ReconnectingClient, type RawResponse } from "./raw-http.js";
+import { ReconnectingClient, type RawResponse } from "../helpers/raw-connection.js";
 
 export const ACL = `version: 1
 paths:

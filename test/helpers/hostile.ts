@@ -4,8 +4,10 @@
  * adversarial tests and the test that throws everything at the real CLI.
  *
  * Every vector runs against HOSTILE_ACL as a peer with OU=web: it may call
- * anything under /public, nothing under /admin.
+ * anything under /public, nothing under /admin. SUBJECT_VECTORS are hostile
+ * certificate subjects, for the identity string guardpost derives from them.
  */
+import type { SubjectAttribute, SubjectFields, SubjectValue } from "./pki.js";
 
 export const HOSTILE_ACL = `
 version: 1
@@ -112,6 +114,18 @@ export const PATH_VECTORS: readonly PathVector[] = [
   vector("/%61%64%6D%69%6E/users is judged as /admin/users", "/%61%64%6D%69%6E/users", { status: 403, judged: "/admin/users" }),
   vector("/public/..%2f%61dmin (encoded slash beside an encoded letter) is refused", "/public/..%2f%61dmin", { status: 400, errorPath: "/public/..%2f%61dmin" }),
   vector("/public/café (raw UTF-8 bytes) is refused", "/public/caf\u00e9", RAW_BYTE_REFUSED),
+  // Invalid UTF-8 cannot be a real path; a lenient decoder in the service reads overlong forms as "." and "/".
+  vector("/public/%C0%AE%C0%AE/admin (overlong dots) is refused", "/public/%C0%AE%C0%AE/admin", { status: 400, errorPath: "/public/%C0%AE%C0%AE/admin" }),
+  vector("/public/..%C0%AFadmin (overlong slash) is refused", "/public/..%C0%AFadmin", { status: 400, errorPath: "/public/..%C0%AFadmin" }),
+  vector("/public/%c0%ae%c0%ae%c0%afadmin (overlong, lower case) is refused", "/public/%c0%ae%c0%ae%c0%afadmin", { status: 400, errorPath: "/public/%c0%ae%c0%ae%c0%afadmin" }),
+  vector("/public/%E0%80%AE%E0%80%AE/admin (three-byte overlong dots) is refused", "/public/%E0%80%AE%E0%80%AE/admin", { status: 400, errorPath: "/public/%E0%80%AE%E0%80%AE/admin" }),
+  vector("/public/a%80b (lone continuation byte) is refused", "/public/a%80b", { status: 400, errorPath: "/public/a%80b" }),
+  vector("/public/%ED%A0%80 (UTF-16 surrogate) is refused", "/public/%ED%A0%80", { status: 400, errorPath: "/public/%ED%A0%80" }),
+  vector("/public/%E2%82 (truncated sequence) is refused", "/public/%E2%82", { status: 400, errorPath: "/public/%E2%82" }),
+  vector("/public/%FF (never UTF-8) is refused", "/public/%FF", { status: 400, errorPath: "/public/%FF" }),
+  // Fullwidth forms are valid UTF-8: passed on as they are, never read as "/" or ".".
+  vector("/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin (fullwidth ../) is forwarded as is", "/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin", { status: 200, forwarded: "/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin" }),
+  vector("/admin/%EF%BC%8E%EF%BC%8E/public (fullwidth dots) is judged under /admin", "/admin/%EF%BC%8E%EF%BC%8E/public", { status: 403, judged: "/admin/%EF%BC%8E%EF%BC%8E/public" }),
   // What is allowed reaches the upstream exactly as the ACL judged it.
   vector("/admin/../public/x is judged and forwarded as /public/x", "/admin/../public/x", { status: 200, forwarded: "/public/x" }),
   vector("/public/a/../b is forwarded as /public/b", "/public/a/../b", { status: 200, forwarded: "/public/b" }),
@@ -305,4 +319,36 @@ export const SMUGGLING_VECTORS: readonly SmugglingVector[] = [
     responses: "rejected",
     forwarded: [],
   },
+];
+
+export interface SubjectVector {
+  readonly name: string;
+  /** The subject exactly, RDN by RDN in certificate order. */
+  readonly rdns: NonNullable<SubjectFields["rdns"]>;
+}
+
+const one = (type: string, value: SubjectValue): readonly SubjectAttribute[] => [[type, value]];
+
+/**
+ * Subjects whose RFC 2253 string is easy to get wrong: order, repeats,
+ * multi-valued RDNs and every character RFC 4514 escapes. Pairs marked
+ * "twin" differ only where a careless writer would make them collide.
+ */
+export const SUBJECT_VECTORS: readonly SubjectVector[] = [
+  { name: "an OU after the CN (interleaved repeats)", rdns: [one("O", "Acme"), one("OU", "marketing"), one("CN", "inter-01"), one("OU", "web")] },
+  { name: "twin: the same OUs, both before the CN", rdns: [one("O", "Acme"), one("OU", "marketing"), one("OU", "web"), one("CN", "inter-01")] },
+  { name: "the same attributes in another order", rdns: [one("OU", "marketing"), one("CN", "inter-01"), one("OU", "web"), one("O", "Acme")] },
+  { name: "a multi-valued RDN (OU+CN)", rdns: [one("O", "Acme"), [["OU", "marketing"], ["CN", "mv-01"]]] },
+  { name: "twin: the same values as two RDNs", rdns: [one("O", "Acme"), one("OU", "marketing"), one("CN", "mv-01")] },
+  { name: "a three-valued RDN with a repeated type", rdns: [[["OU", "b"], ["CN", "z"], ["OU", "a"]]] },
+  { name: "every RFC 4514 special character", rdns: [one("O", 'a,b+c"d\\e<f>g;h=i'), one("CN", "x,OU=web")] },
+  { name: "a leading #", rdns: [one("CN", "#hash"), one("OU", "#00")] },
+  { name: "leading and trailing spaces", rdns: [one("CN", "  two lead and two trail  "), one("OU", " "), one("O", "in ner")] },
+  { name: "non-ASCII: accents, CJK and an emoji", rdns: [one("O", "Caf\u00e9 M\u00fcller"), one("CN", "\u5b57 \u{1f600}")] },
+  { name: "control bytes, NUL and DEL", rdns: [one("CN", "tab\tcr\rlf\nnul\u0000del\u007f")] },
+  { name: "a header and an XFCC field spelled inside a value", rdns: [one("CN", 'q";URI=spiffe://admin\r\nX-Injected: 1')] },
+  { name: "an empty value", rdns: [one("OU", ""), one("CN", "after-empty")] },
+  { name: "PrintableString, IA5String and BMPString values", rdns: [[["C", { printableString: "DE" }]], [["DC", { ia5String: "example" }]], [["O", { bmpString: "\u00dcn\u00ef \u5b57" }]]] },
+  { name: "attribute types beyond CN OU O L ST C", rdns: [one("DC", "com"), one("E", "ops@example.com"), one("2.5.4.5", "SN-1234"), one("SN", "Smith"), one("T", "Dr")] },
+  { name: "an attribute type OpenSSL has no name for", rdns: [one("1.3.6.1.4.1.99999.1", "custom"), one("CN", "oid-01")] },
 ];

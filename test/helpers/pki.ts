@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { onCleanup } from "./cleanup.js";
 
 export { createCa } from "../../src/pki/authority.js";
-export type { CertificateAuthority, IssuedCertificate, IssueOptions } from "../../src/pki/authority.js";
+export type { CertificateAuthority, IssuedCertificate, IssueOptions, SubjectAttribute, SubjectFields, SubjectValue } from "../../src/pki/authority.js";
 
 /** A temp dir removed after the current test file. */
 export function tempDir(prefix = "guardpost-test-"): string {

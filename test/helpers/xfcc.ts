@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+
 /**
  * A strict reader for one `x-forwarded-client-cert` element, the way an
  * upstream would parse it: `;`-separated KEY=VALUE pairs, values optionally
@@ -30,4 +32,22 @@ export function parseXfcc(header: string): [string, string][] {
     i = j + 1;
   }
   return fields;
+}
+
+/**
+ * What OpenSSL says a certificate's subject is in RFC 2253 form
+ * (`openssl x509 -noout -subject -nameopt RFC2253`): the reference the XFCC
+ * `Subject` field must equal.
+ */
+export async function opensslSubject(certPem: string): Promise<string> {
+  const { stdout } = await runOpenssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253"], certPem);
+  if (!stdout.startsWith("subject=")) throw new Error(`unexpected openssl output ${JSON.stringify(stdout)}`);
+  return stdout.slice("subject=".length).replace(/\n$/, "");
+}
+
+function runOpenssl(args: readonly string[], input: string): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile("openssl", args, { encoding: "latin1", timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve({ stdout })));
+    child.stdin!.end(input);
+  });
 }

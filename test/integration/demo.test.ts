@@ -8,6 +8,7 @@ describe("guardpost demo (what npm start runs)", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/OU=web,CN=web-01 +GET \/user +200 allowed +yes/);
+    expect(result.stdout).toMatch(/OU=web,CN=web-01 +GET \/user \(HTTP\/2\) +200 allowed +yes/);
     expect(result.stdout).toMatch(/OU=marketing,CN=mkt-01 +DELETE \/user +403 denied +yes/);
     expect(result.stdout).toMatch(/\(no client certificate\) +GET \/user +handshake refused +yes/);
     expect(result.stdout).not.toMatch(/ NO \(expected/);

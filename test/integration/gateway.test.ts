@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, test } from "vitest";
-import { mtlsClient, rawExchange, rawStatus } from "../helpers/client.js";
+import { mtlsClient } from "../helpers/client.js";
+import { rawExchange, rawStatus } from "../helpers/raw-connection.js";
 import { metricValue } from "../helpers/metrics.js";
 import { createCa, tempDir, writeFiles, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, test } from "vitest";
@@ -67,15 +68,45 @@ describe("inbound handshake: who gets in", () => {
     expect((await mtlsClient(ca, noEku).request(`${proxy.url}/x`)).status).toBe(200);
   });
 
-  test("TLS 1.1 and older are refused", async () => {
+  test("a client that really offers TLS 1.1 is refused by guardpost with a protocol_version alert, counted and logged", async () => {
     const good = await ca.issue({ cn: "old-tls", ou: "web" });
     const dir = tempDir();
     const files = writeFiles(dir, { "c.crt": good.cert, "c.key": good.key, "ca.crt": ca.cert });
+    const before = await failures("protocol_version");
     const run = promisify(execFile);
-    const result = await run("openssl", ["s_client", "-connect", `127.0.0.1:${proxy.port}`, "-tls1_1", "-cert", files["c.crt"], "-key", files["c.key"], "-CAfile", join(dir, "ca.crt")], { timeout: 10_000 }).catch((err: { stdout?: string; stderr?: string }) => err);
+    // SECLEVEL=0 lets this OpenSSL offer TLS 1.1 at all (its defaults would refuse before sending
+    // anything, and the test would never reach guardpost); -msg prints what went over the wire.
+    const result = await run(
+      "openssl",
+      ["s_client", "-connect", `127.0.0.1:${proxy.port}`, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-msg", "-cert", files["c.crt"], "-key", files["c.key"], "-CAfile", join(dir, "ca.crt")],
+      { timeout: 10_000 },
+    ).catch((err: { stdout?: string; stderr?: string }) => err);
     const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
-    expect(output).not.toMatch(/Verify return code: 0 \(ok\)[\s\S]*Protocol\s*: TLSv1\.1/);
-    expect(output).toMatch(/alert|no protocols available|wrong version|unsupported protocol|handshake failure/i);
+    expect(output).toMatch(/>>> TLS 1\.1, Handshake \[length [0-9a-f]+\], ClientHello/);
+    expect(output).toMatch(/<<< TLS 1\.\d, Alert \[length 0002\], fatal protocol_version/);
+    expect(output).not.toMatch(/<<< [^\n]*ServerHello/);
+    await expect.poll(() => failures("protocol_version")).toBe(before + 1);
+    expect(proxy.logs.find({ event: "tls_handshake_failed", reason: "protocol_version" }).length).toBeGreaterThan(0);
+  });
+
+  // HTTP/2 is coming, so the protocols offered are ones guardpost will not speak then either.
+  test.each([[["h3"]], [["spdy/3.1"]], [["spdy/3.1", "h3"]]])("a client offering only ALPN %j is refused, counted and logged as no_application_protocol", async (protocols) => {
+    const good = await ca.issue({ cn: "alpn", ou: "web" });
+    const before = await failures("no_application_protocol");
+    const mark = upstream.received.length;
+    const error = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+      const socket = tlsConnect({ host: "127.0.0.1", port: proxy.port, servername: "localhost", ca: ca.cert, cert: good.chain, key: good.key, ALPNProtocols: protocols }, () => {
+        socket.destroy();
+        resolve(null);
+      });
+      socket.on("error", resolve);
+    });
+    // Alert 120 (RFC 7301 section 3.2), sent by guardpost.
+    expect(error?.code).toBe("ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL");
+    expect(upstream.received.length).toBe(mark);
+    await expect.poll(() => failures("no_application_protocol")).toBe(before + 1);
+    expect(proxy.logs.find({ event: "tls_handshake_failed", reason: "no_application_protocol" }).length).toBeGreaterThan(0);
+    expect(await failures("other")).toBe(0);
   });
 
   test("client-initiated renegotiation is refused on TLS 1.2", async () => {

@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { beforeAll, describe, expect, test } from "vitest";
-import { mtlsClient, rawExchange, rawStatus } from "../helpers/client.js";
+import { mtlsClient } from "../helpers/client.js";
+import { rawExchange, rawStatus } from "../helpers/raw-connection.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
 import { startUpstream, type RecordingUpstream } from "../helpers/upstream.js";

@@ -6,7 +6,8 @@
  * enforced.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { mtlsClient, rawExchange } from "../helpers/client.js";
+import { mtlsClient } from "../helpers/client.js";
+import { rawExchange } from "../helpers/raw-connection.js";
 import { metricSum, metricValue } from "../helpers/metrics.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";

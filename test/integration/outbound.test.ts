@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+import { connect as tcpConnect, type AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { request } from "undici";
 import { beforeAll, describe, expect, test } from "vitest";
@@ -13,6 +13,8 @@ interface SeenByServer {
   readonly url: string;
   readonly peerCn: string;
   readonly peerSerial: string;
+  /** The name the client asked for in SNI. */
+  readonly sni: string | false;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly bodyLength: number;
 }
@@ -31,7 +33,7 @@ async function startMtlsServer(identity: IssuedCertificate, trust: CertificateAu
     const peer = (req.socket as TLSSocket).getPeerCertificate();
     req.on("data", (chunk: Buffer) => (bodyLength += chunk.length));
     req.on("end", () => {
-      seen.push({ url: req.url!, peerCn: String(peer.subject?.CN), peerSerial: peer.serialNumber, headers: req.headers, bodyLength });
+      seen.push({ url: req.url!, peerCn: String(peer.subject?.CN), peerSerial: peer.serialNumber, sni: (req.socket as TLSSocket & { servername: string | false }).servername, headers: req.headers, bodyLength });
       if (req.url === "/big") {
         // Streams 8 MiB back in 64 KiB chunks.
         const chunk = Buffer.alloc(65536, 1);
@@ -142,6 +144,36 @@ describe("outbound: originate mTLS for the local service", () => {
     expect(seen.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
     // The upstream said timeout=30; what reaches the client is guardpost's own keep-alive header, if any.
     expect(res.headers["keep-alive"]).not.toBe("timeout=30");
+  });
+
+  test("the upstream receives its own authority as Host (serverName and port), not the local client's 127.0.0.1:port", async () => {
+    const { url } = await startWithOutbound({});
+    expect((await call(`${url}/host`)).status).toBe(200);
+    expect(db.seen.at(-1)?.headers.host).toBe(`db-01.internal:${db.port}`);
+  });
+
+  test("a Host the local client sends, however many times, is replaced by the upstream's authority", async () => {
+    const { url } = await startWithOutbound({});
+    const port = Number(new URL(url).port);
+    const raw = "GET /forged-host HTTP/1.1\r\nHost: evil.example\r\nHost: admin.internal\r\nConnection: close\r\n\r\n";
+    const reply = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      const socket = tcpConnect({ host: "127.0.0.1", port }, () => socket.write(raw));
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+      socket.on("close", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    const seen = db.seen.at(-1)!;
+    expect(seen.url).toBe("/forged-host");
+    expect(seen.headers.host).toBe(`db-01.internal:${db.port}`);
+  });
+
+  test("with preserveHost: true, the local client's Host is passed on, and serverName still decides SNI and the name verified", async () => {
+    const { url } = await startWithOutbound({ preserveHost: true });
+    expect((await call(`${url}/host`, { headers: { host: "orders.example:8080" } })).status).toBe(200);
+    expect(db.seen.at(-1)).toMatchObject({ url: "/host", sni: "db-01.internal" });
+    expect(db.seen.at(-1)?.headers.host).toBe("orders.example:8080");
   });
 
   test("after a rotation of our certificate, new connections present the new one and no request fails", async () => {

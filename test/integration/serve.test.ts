@@ -114,7 +114,7 @@ describe("guardpost serve", () => {
     writeFiles(dir, { "bad.yaml": "tls:\n  cert: service.crt\ninbound:\n  listen: 127.0.0.1:0\n  upstrem: http://127.0.0.1:1\n" });
     const result = await runCliProcess(["serve", "--config", join(dir, "bad.yaml")]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`${join(dir, "bad.yaml")}:5:3: unknown key "upstrem" in "inbound" (expected one of name, listen, upstream, acl, shadowAcl, mode, routes)\n`);
+    expect(result.stderr).toBe(`${join(dir, "bad.yaml")}:5:3: unknown key "upstrem" in "inbound" (expected one of name, listen, protocols, upstream, acl, shadowAcl, mode, routes)\n`);
   });
 
   test("a missing certificate file stops start-up naming the file", async () => {

@@ -26,6 +26,14 @@ const accepted: ReadonlyArray<readonly [string, string, string]> = [
   ["/users;jsessionid=1", "/users;jsessionid=1", ""],
   ["/.well-known/x", "/.well-known/x", ""],
   ["/a:b@c!$&'()*+,=", "/a:b@c!$&'()*+,=", ""],
+  // Valid UTF-8 at every length and at the edges of the ranges RFC 3629 allows.
+  ["/%c2%80%df%bf", "/%C2%80%DF%BF", ""],
+  ["/%e0%a0%80%ed%9f%bf%ee%80%80%ef%bf%bf", "/%E0%A0%80%ED%9F%BF%EE%80%80%EF%BF%BF", ""],
+  ["/%f0%90%80%80%f4%8f%bf%bf", "/%F0%90%80%80%F4%8F%BF%BF", ""],
+  ["/%f0%9f%98%80x", "/%F0%9F%98%80x", ""],
+  // Fullwidth forms are valid UTF-8: passed on as they are, never read as "/" or ".".
+  ["/public/%EF%BC%8F..%EF%BC%8Fadmin", "/public/%EF%BC%8F..%EF%BC%8Fadmin", ""],
+  ["/%ef%bc%8e%ef%bc%8e/admin", "/%EF%BC%8E%EF%BC%8E/admin", ""],
 ];
 
 const refused: ReadonlyArray<readonly [string, RegExp]> = [
@@ -56,6 +64,23 @@ const refused: ReadonlyArray<readonly [string, RegExp]> = [
   ["/%4", /malformed/],
   ["/caf\u00e9", /non-ASCII/],
   ["/a<b", /not allowed/],
+  // Invalid UTF-8 cannot be a real path; lenient decoders read the overlong forms as "." and "/".
+  ["/%C0%AE%C0%AE/admin", /not valid UTF-8/],
+  ["/public/%C0%AF../admin", /not valid UTF-8/],
+  ["/%c1%bf", /not valid UTF-8/],
+  ["/%e0%80%ae", /not valid UTF-8/],
+  ["/%f0%80%80%ae", /not valid UTF-8/],
+  ["/a%80", /not valid UTF-8/],
+  ["/a%bf%bf", /not valid UTF-8/],
+  ["/%ed%a0%80", /not valid UTF-8/],
+  ["/%ed%bf%bf", /not valid UTF-8/],
+  ["/%f4%90%80%80", /not valid UTF-8/],
+  ["/%f5%80%80%80", /not valid UTF-8/],
+  ["/%ff", /not valid UTF-8/],
+  ["/%c3", /not valid UTF-8/],
+  ["/%e2%82/x", /not valid UTF-8/],
+  ["/%c3x%a9", /not valid UTF-8/],
+  ["/%c3%41", /not valid UTF-8/],
 ];
 
 describe("normalizeTarget", () => {

@@ -23,6 +23,7 @@ import { loadPolicyTest } from "../../src/acl/policy-test.js";
 import { loadConfig, parseConfigText, parseListen, parseUpstream } from "../../src/config/load.js";
 import { DEFAULTS } from "../../src/config/schema.js";
 import { failure } from "../helpers/errors.js";
+import { fuzzParams } from "../helpers/property.js";
 import { tempDir, writeFiles } from "../helpers/pki.js";
 import { formatErrors, parseYaml, readSchema, SCHEMA_DIR, SCHEMA_FILES, schemaAccepts, schemaErrors, type SchemaKind, type SchemaNode } from "../helpers/schemas.js";
 
@@ -194,6 +195,8 @@ describe("the config schema and loadConfig agree", () => {
     "limits: {maxHeaderSize: 64kb}",
     "limits: {maxHeaderSize: 16 KiB}",
     "limits: {maxHeaderSize: 2048}",
+    "limits: {maxHeaderCount: 1}",
+    "limits: {maxHeaderCount: 100000}",
     "limits:",
     "workers: auto",
     "workers: 1",
@@ -220,6 +223,7 @@ describe("the config schema and loadConfig agree", () => {
     "outbound: [{name: db, listen: 127.0.0.1:9001, upstream: 'https://db/', serverName: db.internal, expect: [OU=database, {OU: database, CN: 'db-*'}, '*']}]",
     "outbound: [{listen: 9001, upstream: 'https://[::1]:8443', expect: null}]",
     "outbound: [{listen: 9001, upstream: 'https://db', expect: []}]",
+    "outbound: [{listen: 9001, upstream: 'https://db', preserveHost: true}]",
   ];
   const refused = [
     "zz: 1",
@@ -228,6 +232,7 @@ describe("the config schema and loadConfig agree", () => {
     "tls: {cert: 5}",
     "tls: {crl: ''}",
     "tls: {minVersion: TLSv1.1}",
+    "outbound: [{listen: 9001, upstream: 'https://db', preserveHost: 'yes'}]",
     "tls: []",
     "drainTimeout: 10 seconds",
     "drainTimeout: 10x",
@@ -238,6 +243,9 @@ describe("the config schema and loadConfig agree", () => {
     "limits: {maxHeaderSize: 16XB}",
     "limits: {maxHeaderSize: 100}",
     "limits: {maxHeaderSize: -2048}",
+    "limits: {maxHeaderCount: 0}",
+    "limits: {maxHeaderCount: 100001}",
+    "limits: {maxHeaderCount: 1.5}",
     "limits: {maxConnections: 0}",
     "limits: {maxConnections: 1.5}",
     "limits: {maxConnections: '10'}",
@@ -319,7 +327,7 @@ describe("the config schema and loadConfig agree", () => {
       fc.property(text("0123456789:.[]aZ-f "), (value) => {
         expect(schemaAccepts("config", { admin: { listen: value } }), value).toBe(parseListen(value, "127.0.0.1") !== undefined || beyondSchemaListen(value));
       }),
-      { numRuns: 3000 },
+      fuzzParams(3000),
     );
   });
 
@@ -328,7 +336,7 @@ describe("the config schema and loadConfig agree", () => {
       fc.property(text("0159.smh -x"), (value) => {
         expect(schemaAccepts("config", { drainTimeout: value }), value).toBe(loaderAccepts(() => parseConfigText("c.yaml", `drainTimeout: ${JSON.stringify(value)}`)));
       }),
-      { numRuns: 3000 },
+      fuzzParams(3000),
     );
   });
 
@@ -345,7 +353,7 @@ describe("the config schema and loadConfig agree", () => {
         const value = s + h + rest;
         expect(schemaAccepts("config", { inbound: { upstream: value } }), value).toBe(parseUpstream(value, "/") !== undefined);
       }),
-      { numRuns: 3000 },
+      fuzzParams(3000),
     );
   });
 });
@@ -360,7 +368,7 @@ describe("the ACL schema and the ACL compiler agree", () => {
   const acl = (paths: unknown, groups: unknown = { g: [] }) => ({ version: 1, groups, paths });
 
   test("path patterns", () => {
-    const pattern = fc.string({ unit: fc.constantFrom("/", "/", "a", "b", ".", "%", "2", "e", "E", "F", "5", "c", "0", "{", "}", "x", "*", ";", "?", "\\", "3", "B", "_", "-", "é"), maxLength: 12 });
+    const pattern = fc.string({ unit: fc.constantFrom("/", "/", "a", "b", ".", "%", "2", "e", "E", "F", "5", "c", "0", "{", "}", "x", "*", ";", "?", "\\", "3", "B", "_", "-", "é", "8", "9", "A", "D", "4", "%C3%A9", "%E2%82%AC", "%F0%9F%98%80"), maxLength: 12 });
     fc.assert(
       fc.property(pattern, (path) => {
         let loader = true;
@@ -373,7 +381,7 @@ describe("the ACL schema and the ACL compiler agree", () => {
         }
         expect(schemaAccepts("acl", acl({ [path]: {} })), path).toBe(loader);
       }),
-      { numRuns: 5000 },
+      fuzzParams(5000),
     );
   });
 
@@ -384,7 +392,7 @@ describe("the ACL schema and the ACL compiler agree", () => {
         const text = `version: 1\npaths:\n  /a:\n    ${JSON.stringify(name)}: []\n`;
         expect(schemaAccepts("acl", parseYaml(text)), name).toBe(compiles(text));
       }),
-      { numRuns: 2000 },
+      fuzzParams(2000),
     );
   });
 
@@ -397,7 +405,7 @@ describe("the ACL schema and the ACL compiler agree", () => {
         const text = `version: 1\ngroups: {g: []}\npaths:\n  /a:\n    GET: [${JSON.stringify(value)}]\n`;
         expect(schemaAccepts("acl", parseYaml(text)), value).toBe(compiles(text));
       }),
-      { numRuns: 3000 },
+      fuzzParams(3000),
     );
   });
 

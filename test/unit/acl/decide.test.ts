@@ -11,6 +11,7 @@ import { canonicalPeer } from "../../../src/identity/attributes.js";
 import { YamlSource } from "../../../src/yaml/source.js";
 import { ACL_CASES, ACL_TEXTS } from "../../helpers/acl-cases.js";
 import { failure } from "../../helpers/errors.js";
+import { fuzzParams } from "../../helpers/property.js";
 
 const compiled = new Map<string, CompiledAcl>([...ACL_TEXTS].map(([name, text]) => [name, compileAcl(`${name}.yaml`, text)]));
 
@@ -55,21 +56,29 @@ describe("the hot path", () => {
       return allowed;
     };
     run(50_000); // let the JIT settle
-    await new Promise((resolve) => setImmediate(resolve));
-    const collections: number[] = [];
-    const observer = new PerformanceObserver((list) => collections.push(...list.getEntries().map((e) => e.startTime)));
-    observer.observe({ entryTypes: ["gc"] });
-    const started = performance.now();
-    const before = process.memoryUsage().heapUsed;
-    run(300_000);
-    const grown = process.memoryUsage().heapUsed - before;
-    const ended = performance.now();
-    // Node delivers gc entries on a later task; count those that started during the loop.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    observer.disconnect();
-    expect(collections.filter((t) => t >= started && t <= ended)).toEqual([]);
-    // Even 8 bytes per decision would be 2.4 MB.
-    expect(grown).toBeLessThan(256 * 1024);
+    // One clean run proves it: an allocating evaluate() either grows the heap by megabytes or sets
+    // off a collection in every run. A collection set off by something else sharing the process
+    // (the test runner's own messages on a busy CI box) spoils one run, so a few are allowed.
+    const attempts: { collections: number; grown: number }[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const collections: number[] = [];
+      const observer = new PerformanceObserver((list) => collections.push(...list.getEntries().map((e) => e.startTime)));
+      observer.observe({ entryTypes: ["gc"] });
+      const started = performance.now();
+      const before = process.memoryUsage().heapUsed;
+      run(300_000);
+      const grown = process.memoryUsage().heapUsed - before;
+      const ended = performance.now();
+      // Node delivers gc entries on a later task; count those that started during the loop.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      observer.disconnect();
+      attempts.push({ collections: collections.filter((t) => t >= started && t <= ended).length, grown });
+      // Even 8 bytes per decision would be 2.4 MB.
+      if (attempts.at(-1)!.collections === 0 && grown < 256 * 1024) break;
+    }
+    const clean = attempts.find((a) => a.collections === 0 && a.grown < 256 * 1024);
+    expect(clean, `every run allocated: ${JSON.stringify(attempts)}`).toBeDefined();
   });
 });
 
@@ -205,7 +214,7 @@ describe("value globs", () => {
         const reference = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[-]/g, "\\-")).join(".*")}$`, "s");
         expect(valueMatcher(pattern)(value)).toBe(reference.test(value));
       }),
-      { numRuns: 2000 },
+      fuzzParams(2000),
     );
   });
 });
@@ -264,7 +273,7 @@ describe("the path index", () => {
           expect(found === -1 ? -1 : index.nodes[found]).toBe(reference(patterns, path));
         }
       }),
-      { numRuns: 3000 },
+      fuzzParams(3000),
     );
   });
 });
