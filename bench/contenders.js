@@ -14,8 +14,10 @@ import { freePort, startProcess, waitForPort } from "./lib/processes.js";
 const HOST = "127.0.0.1";
 
 /**
- * guardpost's config for the benchmark, in the SPEC section 2 format. If
- * `serve` needs a different shape, this is the one place to change.
+ * guardpost's config for the benchmark, in the README's config format. With
+ * `accessLog` undefined the `log` section is left out, so the proxy runs the
+ * defaults users get (access log on). If `serve` needs a different shape,
+ * this is the one place to change.
  */
 export function guardpostConfig({ port, adminPort, pki, upstreamUrl, aclFile, accessLog, workers = 1 }) {
   return [
@@ -30,29 +32,41 @@ export function guardpostConfig({ port, adminPort, pki, upstreamUrl, aclFile, ac
     `  acl: ${aclFile}`,
     "admin:",
     `  listen: ${HOST}:${adminPort}`,
-    "log:",
-    "  level: info",
-    `  access: ${accessLog}`,
-    `workers: ${workers}`,
+    ...(accessLog === undefined ? [] : ["log:", `  access: ${accessLog}`]),
+    ...(workers === 1 ? [] : [`workers: ${workers}`]),
     "",
   ].join("\n");
 }
 
-function guardpost(name, accessLog, workers = 1) {
+/**
+ * `guardpost serve` with the defaults (`accessLog` undefined) or with the
+ * access log set explicitly. Multi-worker variants are opt-in and unpinned:
+ * pinned to one CPU, a second worker could only add overhead.
+ */
+export function guardpost(name, { accessLog, workers = 1, description, cli }) {
   return {
     name,
     family: "guardpost",
-    description: `the real proxy, \`guardpost serve\`, access log ${accessLog ? "on" : "off"}${workers > 1 ? `, ${workers} worker processes` : ""}`,
+    description,
     tls: true,
     acl: true,
+    optIn: workers > 1,
     async start(ctx, aclKind) {
-      const main = ctx.guardpostCli;
+      const main = cli ?? ctx.guardpostCli;
       if (!existsSync(main)) throw new Error(`${main} does not exist: run npm run build`);
       const port = await freePort();
       const adminPort = await freePort();
       const config = join(ctx.tmpDir, `${name}-${aclKind}.yaml`);
       writeFileSync(config, guardpostConfig({ port, adminPort, pki: ctx.pki.paths, upstreamUrl: ctx.upstream.url, aclFile: ctx.acl[aclKind].yaml, accessLog, workers }));
-      const proc = startProcess({ name: `${name}-${aclKind}`, command: process.execPath, args: [main, "serve", "--config", config], cwd: ctx.repoRoot, logDir: ctx.logDir });
+      const proc = startProcess({
+        name: `${name}-${aclKind}`,
+        command: ctx.node,
+        args: [...ctx.nodeFlags(name), main, "serve", "--config", config],
+        cwd: ctx.repoRoot,
+        logDir: ctx.logDir,
+        cpu: workers === 1 ? ctx.proxyCpu : undefined,
+        stdoutPipe: { cpu: ctx.loaderCpu },
+      });
       await settle(proc, port, 15_000);
       await settleReady(proc, adminPort);
       return { proc, host: HOST, port, protocol: "https", adminPort };
@@ -72,7 +86,14 @@ function nodeScript(name, script, description, { acl = true } = {}) {
       const port = await freePort();
       const { cert, key, ca } = ctx.pki.paths;
       const options = { host: HOST, port, cert, key, ca, upstream: ctx.upstream.url, acl: ctx.acl[aclKind].yaml };
-      const proc = startProcess({ name: `${name}-${aclKind}`, command: process.execPath, args: [join(ctx.benchDir, script), JSON.stringify(options)], cwd: ctx.repoRoot, logDir: ctx.logDir });
+      const proc = startProcess({
+        name: `${name}-${aclKind}`,
+        command: ctx.node,
+        args: [...ctx.nodeFlags(name), join(ctx.benchDir, script), JSON.stringify(options)],
+        cwd: ctx.repoRoot,
+        logDir: ctx.logDir,
+        cpu: ctx.proxyCpu,
+      });
       await settle(proc, port);
       return { proc, host: HOST, port, protocol: "https" };
     },
@@ -111,7 +132,7 @@ function native(name, description, prepare) {
         UPSTREAM_PORT: ctx.upstream.port,
       };
       const { command, args } = prepare(ctx, aclKind, dir, values);
-      const proc = startProcess({ name: `${name}-${aclKind}`, command, args, cwd: dir, logDir: ctx.logDir });
+      const proc = startProcess({ name: `${name}-${aclKind}`, command, args, cwd: dir, logDir: ctx.logDir, cpu: ctx.proxyCpu });
       await settle(proc, port);
       return { proc, host: HOST, port, protocol: "https" };
     },
@@ -147,10 +168,10 @@ const direct = {
 
 /** In the order the tables list them. */
 export const CONTENDERS = [
-  guardpost("guardpost", false),
-  guardpost("guardpost-log", true),
-  // On a 2-core machine the load generator needs a core too; this shows what a second worker buys there.
-  guardpost("guardpost-workers", false, 2),
+  guardpost("guardpost", { description: "the real proxy, `guardpost serve`, default config (access log on)" }),
+  guardpost("guardpost-noaccess", { accessLog: false, description: "the same with `log.access: false`" }),
+  // Opt-in (name it in --contenders): on 2 cores the load generator needs one, so a second worker mostly adds overhead.
+  guardpost("guardpost-workers", { workers: 2, description: "default config, `workers: 2`, not pinned" }),
   nodeScript("minimal-node", "baseline/minimal-proxy.js", "the yardstick: ~60 lines of Node, undici Pool, Map ACL (bench/baseline)"),
   nodeScript("http-proxy", "servers/http-proxy.js", "node http-proxy with the same mTLS and Map ACL as minimal-node"),
   haproxy,

@@ -1,84 +1,164 @@
 /**
- * guardpost's memory: resident set size (RSS) idle, with 1,000 open
- * keep-alive mTLS connections, and sampled across 1,000,000 requests to see
- * that it stays flat.
+ * Memory: resident set size (RSS) of guardpost (`guardpost serve`, default
+ * config) and of minimal-node, idle and with 1,000 open idle keep-alive mTLS
+ * connections; optionally sampled across many requests to see that it stays
+ * flat.
  *
- *   npm run build && node bench/memory.js [--connections 1000] [--requests 1000000]
+ *   npm run build && node bench/memory.js [--rounds 3] [--connections 1000] [--requests 0] [--node 24]
  *
- * guardpost runs as its own process (`guardpost serve`, access log off) in
- * front of the bench upstream; RSS is read from /proc/<pid>/status.
+ * Each round starts every contender afresh (in a rotated order), pinned to
+ * one CPU like the throughput bench: 200 warm-up requests so lazily loaded
+ * code is in, 1 s of rest, the idle reading; then `connections` keep-alive
+ * connections each carrying one request and left open, 1 s of rest, the
+ * second reading. The open connections are counted in /proc/net/tcp so a
+ * reading with fewer than all of them open is refused. RSS is VmRSS from
+ * /proc/<pid>/status. With --requests N, guardpost then serves N requests
+ * on 16 keep-alive connections with RSS sampled every 5 s.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { Agent, request } from "undici";
 import { guardpostConfig } from "./contenders.js";
-import { toYaml, smallRules } from "./lib/acl.js";
+import { smallRules, toYaml } from "./lib/acl.js";
 import { makePki } from "./lib/pki.js";
 import { freePort, startProcess, waitForPort } from "./lib/processes.js";
+import { spread } from "./lib/report.js";
+import { cpuPlan, nodeVersion, resolveNode } from "./lib/system.js";
 import { PATHS } from "./lib/wire.js";
 
-const { values } = parseArgs({ options: { connections: { type: "string", default: "1000" }, requests: { type: "string", default: "1000000" } } });
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(benchDir, "..");
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "1000" },
+    requests: { type: "string", default: "0" },
+    node: { type: "string" },
+    "no-pin": { type: "boolean", default: false },
+  },
+});
+const rounds = Number(values.rounds);
 const openConnections = Number(values.connections);
 const totalRequests = Number(values.requests);
+const node = resolveNode(values.node ?? process.env.BENCH_NODE ?? null);
+const { plan, why } = cpuPlan(!values["no-pin"]);
+const log = (message) => process.stderr.write(`${message}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const dir = mkdtempSync(join(tmpdir(), "guardpost-memory-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 const pki = await makePki(dir);
 const aclFile = join(dir, "acl.yaml");
 writeFileSync(aclFile, toYaml(smallRules()));
 const upstreamPort = await freePort();
-const upstream = startProcess({ name: "upstream", command: process.execPath, args: [new URL("./servers/upstream.js", import.meta.url).pathname, JSON.stringify({ host: "127.0.0.1", port: upstreamPort })], logDir: dir });
+const upstream = startProcess({ name: "upstream", command: process.execPath, args: [join(benchDir, "servers", "upstream.js"), JSON.stringify({ host: "127.0.0.1", port: upstreamPort })], logDir: dir, cpu: plan?.loader });
 await waitForPort(upstreamPort, { proc: upstream });
-const port = await freePort();
-const adminPort = await freePort();
-writeFileSync(join(dir, "guardpost.yaml"), guardpostConfig({ port, adminPort, pki: pki.paths, upstreamUrl: `http://127.0.0.1:${upstreamPort}`, aclFile, accessLog: false }));
-const proxy = startProcess({ name: "guardpost", command: process.execPath, args: [new URL("../dist/cli/main.js", import.meta.url).pathname, "serve", "--config", join(dir, "guardpost.yaml")], logDir: dir });
-await waitForPort(port, { proc: proxy });
+const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
 
-const rssMiB = () => Math.round((Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proxy.child.pid}/status`, "utf8"))[1]) / 1024) * 10) / 10;
-const url = `https://localhost:${port}${PATHS.small}`;
-const tls = { ...pki.client, servername: "localhost" };
-
-// A few requests so lazily-loaded code is in before the idle reading.
-const warm = new Agent({ connect: tls });
-for (let i = 0; i < 200; i++) await (await request(url, { dispatcher: warm })).body.dump();
-await warm.close();
-await new Promise((r) => setTimeout(r, 1000));
-const idle = rssMiB();
-
-// 1,000 connections: as many concurrent requests through an agent allowed that many sockets; they stay open (keep-alive).
-const many = new Agent({ connect: tls, connections: openConnections, keepAliveTimeout: 120_000 });
-await Promise.all(Array.from({ length: openConnections }, async () => (await request(url, { dispatcher: many })).body.dump()));
-await new Promise((r) => setTimeout(r, 1000));
-const metrics = await (await request(`http://127.0.0.1:${adminPort}/metrics`)).body.text();
-const open = Number(/guardpost_connections_active\{listener="inbound"\} (\d+)/.exec(metrics)?.[1] ?? NaN);
-const withConnections = rssMiB();
-await many.close();
-
-// 1,000,000 requests on 16 keep-alive connections, RSS sampled every 5 s.
-const samples = [];
-const sampler = setInterval(() => samples.push(rssMiB()), 5000);
-const started = Date.now();
-const result = await autocannon({ url, connections: 16, amount: totalRequests, tlsOptions: { ...tls, rejectUnauthorized: true } });
-clearInterval(sampler);
-await new Promise((r) => setTimeout(r, 1000));
-const after = rssMiB();
-
-console.log(
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      node: process.version,
-      rssMiB: { idle, [`with${openConnections}Connections`]: withConnections, perConnectionKiB: Math.round(((withConnections - idle) * 1024) / openConnections), afterRequests: after },
-      openConnectionsSeenByGuardpost: open,
-      requests: { sent: result.requests.sent, non2xx: result.non2xx, errors: result.errors, seconds: Math.round((Date.now() - started) / 1000) },
-      rssSamplesMiB: samples,
+const CONTENDERS = [
+  {
+    name: "guardpost",
+    async args(port) {
+      const config = join(dir, `guardpost-${port}.yaml`);
+      writeFileSync(config, guardpostConfig({ port, adminPort: await freePort(), pki: pki.paths, upstreamUrl, aclFile }));
+      return [join(repoRoot, "dist", "cli", "main.js"), "serve", "--config", config];
     },
-    null,
-    2,
-  ),
-);
-await Promise.all([proxy.stop(), upstream.stop()]);
-rmSync(dir, { recursive: true, force: true });
+  },
+  {
+    name: "minimal-node",
+    async args(port) {
+      return [join(benchDir, "baseline", "minimal-proxy.js"), JSON.stringify({ host: "127.0.0.1", port, ...pki.paths, upstream: upstreamUrl, acl: aclFile })];
+    },
+  },
+];
+
+const rssMiB = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+
+/** Established TCP connections whose local end is `port` (the server's side), from /proc/net/tcp. */
+function establishedOn(port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  return readFileSync("/proc/net/tcp", "utf8")
+    .split("\n")
+    .slice(1)
+    .filter((line) => {
+      const f = line.trim().split(/\s+/);
+      return f[1]?.endsWith(hex) && f[3] === "01";
+    }).length;
+}
+
+async function measure(contender) {
+  const port = await freePort();
+  const proc = startProcess({ name: `${contender.name}-${port}`, command: node, args: await contender.args(port), cwd: repoRoot, logDir: dir, cpu: plan?.proxy });
+  try {
+    await waitForPort(port, { proc, timeoutMs: 20_000 });
+    const url = `https://localhost:${port}${PATHS.small}`;
+    const tls = { ...pki.client, servername: "localhost" };
+    const warm = new Agent({ connect: tls });
+    for (let i = 0; i < 200; i++) await (await request(url, { dispatcher: warm })).body.dump();
+    await warm.close();
+    await sleep(1000);
+    const idle = rssMiB(proc.pid);
+
+    const many = new Agent({ connect: tls, connections: openConnections, keepAliveTimeout: 120_000 });
+    await Promise.all(Array.from({ length: openConnections }, async () => (await request(url, { dispatcher: many })).body.dump()));
+    await sleep(1000);
+    const open = establishedOn(port);
+    const loaded = rssMiB(proc.pid);
+    await many.close();
+    if (open < openConnections) throw new Error(`${contender.name}: only ${open} of ${openConnections} connections were open at the reading`);
+    return { idleMiB: idle, loadedMiB: loaded, perConnectionKiB: ((loaded - idle) * 1024) / openConnections, open, proc };
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+}
+
+log(plan ? `pinned: contenders on CPU ${plan.proxy}, this process and the upstream on CPU ${plan.loader}` : `not pinned: ${why}`);
+const results = new Map(CONTENDERS.map((c) => [c.name, []]));
+for (let round = 0; round < rounds; round++) {
+  for (const c of CONTENDERS.map((_, i) => CONTENDERS[(i + round) % CONTENDERS.length])) {
+    const r = await measure(c);
+    await r.proc.stop();
+    delete r.proc;
+    results.get(c.name).push(r);
+    log(`round ${round + 1}/${rounds} ${c.name}: idle ${r.idleMiB.toFixed(1)} MiB, with ${r.open} connections ${r.loadedMiB.toFixed(1)} MiB (${r.perConnectionKiB.toFixed(1)} KiB each)`);
+  }
+}
+
+const base = results.get("minimal-node");
+const rows = CONTENDERS.map((c) => {
+  const rs = results.get(c.name);
+  return {
+    name: c.name,
+    idleMiB: spread(rs.map((r) => r.idleMiB)),
+    loadedMiB: spread(rs.map((r) => r.loadedMiB)),
+    perConnectionKiB: spread(rs.map((r) => r.perConnectionKiB)),
+    idleOverMinimal: spread(rs.map((r, i) => r.idleMiB / base[i].idleMiB)),
+  };
+});
+
+let soak;
+if (totalRequests > 0) {
+  const port = await freePort();
+  const proc = startProcess({ name: "guardpost-soak", command: node, args: await CONTENDERS[0].args(port), cwd: repoRoot, logDir: dir, cpu: plan?.proxy });
+  await waitForPort(port, { proc, timeoutMs: 20_000 });
+  const samples = [];
+  const sampler = setInterval(() => samples.push(Math.round(rssMiB(proc.pid) * 10) / 10), 5000);
+  const started = Date.now();
+  const result = await autocannon({ url: `https://localhost:${port}${PATHS.small}`, connections: 16, amount: totalRequests, tlsOptions: { ...pki.client, servername: "localhost", rejectUnauthorized: true } });
+  clearInterval(sampler);
+  await sleep(1000);
+  soak = { requests: result.requests.sent, non2xx: result.non2xx, errors: result.errors, seconds: Math.round((Date.now() - started) / 1000), afterMiB: rssMiB(proc.pid), samplesMiB: samples };
+  await proc.stop();
+}
+await upstream.stop();
+
+const f = (s, digits = 1) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+process.stdout.write(`Node ${nodeVersion(node)}, ${rounds} rounds, ${openConnections} idle keep-alive connections; medians (range)\n\n`);
+process.stdout.write(`| contender | idle RSS MiB | idle × minimal-node | RSS with ${openConnections} connections MiB | KiB per connection |\n|---|---:|---:|---:|---:|\n`);
+for (const r of rows) process.stdout.write(`| ${r.name} | ${f(r.idleMiB)} | ${f(r.idleOverMinimal, 2)} | ${f(r.loadedMiB)} | ${f(r.perConnectionKiB)} |\n`);
+if (soak) process.stdout.write(`\nguardpost, ${soak.requests} requests (${soak.non2xx} non-2xx, ${soak.errors} errors) in ${soak.seconds} s: RSS samples ${JSON.stringify(soak.samplesMiB)}, 1 s after ${soak.afterMiB.toFixed(1)} MiB\n`);

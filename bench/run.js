@@ -6,10 +6,14 @@
  * 2. Each contender starts as its own process and must answer correctly
  *    (allowed, denied, no client certificate) before it is timed; one that
  *    fails to start or to answer is skipped with the reason.
- * 3. Per scenario: a warm-up per contender, then rounds in which the
- *    contenders take turns (A B A B, order rotated each round), each run
- *    bracketed by CPU readings of the proxy process from /proc.
- * 4. Medians, ratios to minimal-node, a table per scenario; raw rounds in JSON.
+ * 3. The proxy under test runs alone on one CPU (taskset), this process (the
+ *    load generator) and the upstream on another.
+ * 4. Per scenario: a warm-up per contender, then many short rounds in which
+ *    the contenders take turns (order rotated each round), each run bracketed
+ *    by CPU readings of the proxy's process tree from /proc.
+ * 5. Each contender's figures divided by minimal-node's from the same round;
+ *    the report gives the median of those paired ratios and their spread,
+ *    never a ratio of medians. Raw rounds in JSON.
  *
  * Progress goes to stderr, tables to stdout. See `--help` and bench/RESULTS.md.
  */
@@ -20,15 +24,15 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { BASELINE, CONTENDERS } from "./contenders.js";
+import { BASELINE, CONTENDERS, guardpost } from "./contenders.js";
 import { toHaproxyList, toNginxMap, toYaml, bigRules, smallRules } from "./lib/acl.js";
 import { admissionCheck } from "./lib/checks.js";
 import { autocannonRun } from "./lib/load.js";
 import { parseOptions, USAGE } from "./lib/options.js";
 import { makePki } from "./lib/pki.js";
 import { canReadCpu, cpuMicros, freePort, startProcess, waitForPort } from "./lib/processes.js";
-import { addRatios, markdownReport, summarize, textTable } from "./lib/report.js";
-import { describeMachine, ensureDebianPackages, hasCommand, nativeVersion } from "./lib/system.js";
+import { addComparisons, addPairedRatios, markdownReport, summarize, textTable } from "./lib/report.js";
+import { cpuPlan, describeMachine, ensureDebianPackages, hasCommand, nativeVersion, nodeVersion, resolveNode } from "./lib/system.js";
 import { PATHS } from "./lib/wire.js";
 import { SCENARIOS } from "./scenarios.js";
 
@@ -36,8 +40,6 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(benchDir, "..");
 const HANDSHAKE_CONCURRENCY = 8;
 const PACED_CONNECTIONS = 32;
-const RESULTS_BEGIN = "<!-- bench:begin -->";
-const RESULTS_END = "<!-- bench:end -->";
 
 const log = (message) => process.stderr.write(`${message}\n`);
 
@@ -46,7 +48,9 @@ async function main() {
   try {
     options = parseOptions(process.argv.slice(2), process.env);
     scenarios = options.only ? pick(SCENARIOS, options.only, (s, name) => s.name === name, "scenario") : SCENARIOS.filter((s) => !s.optIn);
-    chosen = pick(CONTENDERS, options.contenders, (c, name) => c.name === name || c.family === name, "contender");
+    const all = [...CONTENDERS, ...options.also.map(({ name, file }) => guardpost(name, { cli: resolve(file), description: `default config, the CLI at ${file}` }))];
+    chosen = options.contenders ? pick(all, options.contenders, (c, name) => c.name === name || (c.family === name && !c.optIn), "contender") : all.filter((c) => !c.optIn);
+    for (const extra of options.also) if (!chosen.some((c) => c.name === extra.name)) chosen.push(all.find((c) => c.name === extra.name));
   } catch (error) {
     log(`bench: ${error.message}`);
     return 2;
@@ -58,6 +62,15 @@ async function main() {
 
   const contenders = chosen.filter((c) => scenarios.some((s) => s.eligible(c)));
   if (!canReadCpu()) log("note: /proc/<pid>/stat is not readable here; CPU columns will be empty");
+  let node;
+  try {
+    node = resolveNode(options.node);
+  } catch (error) {
+    log(`bench: ${error.message}`);
+    return 2;
+  }
+  const pinning = cpuPlan(options.pin);
+  log(pinning.plan ? `pinned: proxy under test on CPU ${pinning.plan.proxy}, load generator and upstream on CPU ${pinning.plan.loader}` : `not pinned: ${pinning.why}`);
 
   const unavailable = new Map(); // contender name -> why it cannot run at all
   const natives = contenders.filter((c) => c.native).map((c) => c.native);
@@ -88,10 +101,17 @@ async function main() {
       args: [join(benchDir, "servers", "upstream.js"), JSON.stringify({ host: "127.0.0.1", port: upstreamPort })],
       cwd: repoRoot,
       logDir,
+      cpu: pinning.plan?.loader,
     });
     await waitForPort(upstreamPort, { proc: upstreamProc });
     upstream = { proc: upstreamProc, host: "127.0.0.1", port: upstreamPort, url: `http://127.0.0.1:${upstreamPort}` };
-    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, guardpostCli: guardpostCliPath(options) };
+    const nodeFlags = (name) => {
+      if (!options.profile) return [];
+      const dir = resolve(options.profile, name);
+      mkdirSync(dir, { recursive: true });
+      return ["--cpu-prof", "--cpu-prof-dir", dir];
+    };
+    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy, loaderCpu: pinning.plan?.loader };
 
     /** Starts a contender once per ACL and runs the checks every contender must pass. */
     const instance = (contender, aclKind) => {
@@ -125,6 +145,9 @@ async function main() {
       handshakeConcurrency: HANDSHAKE_CONCURRENCY,
       pacedConnections: PACED_CONNECTIONS,
       quick: options.quick,
+      pinned: pinning.plan,
+      notPinnedBecause: pinning.why,
+      contenderNode: { path: node, version: nodeVersion(node) },
     };
     const loadBase = { connections: options.connections, tls: pki.client, handshakeConcurrency: HANDSHAKE_CONCURRENCY, pacedConnections: PACED_CONNECTIONS };
     const results = {
@@ -143,7 +166,7 @@ async function main() {
     const started = performance.now();
 
     for (const scenario of scenarios) {
-      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit };
+      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit, resumes: scenario.resumes };
       record.entries = await checkedEntries(scenario, contenders.filter((c) => scenario.eligible(c)), instance, pki);
       results.scenarios.push(record);
       const timed = record.entries.filter((e) => e.inst);
@@ -163,7 +186,9 @@ async function main() {
         record.rateSource = peak.source;
       }
       await timeRounds(scenario, timed, load, options, upstream.proc);
-      addRatios(record, BASELINE);
+      addPairedRatios(record, BASELINE);
+      // what the default's access log costs, measured the same way
+      addComparisons(record, [["guardpost", "guardpost-noaccess"], ...options.also.map(({ name }) => [name, "guardpost-noaccess"])]);
       if (scenario.aclKind === "big") await stopInstances(instances, (key) => key.endsWith("/big"));
     }
     results.meta.elapsedSeconds = Math.round((performance.now() - started) / 1000);
@@ -176,9 +201,10 @@ async function main() {
     writeFileSync(join(outDir, "bench-results.md"), markdown);
     log(`\nwrote ${relative(process.cwd(), join(outDir, "bench-results.json"))} and bench-results.md (${results.meta.elapsedSeconds} s)`);
     if (options.record) {
-      recordResults(markdown);
-      writeFileSync(join(benchDir, "RESULTS.json"), `${JSON.stringify(results, null, 2)}\n`);
-      log("updated bench/RESULTS.md and bench/RESULTS.json");
+      const major = settings.contenderNode.version.replace(/^v(\d+).*/, "$1");
+      recordResults(markdown, `node${major}`);
+      writeFileSync(join(benchDir, `RESULTS-node${major}.json`), `${JSON.stringify(results, null, 2)}\n`);
+      log(`updated the node${major} block of bench/RESULTS.md and bench/RESULTS-node${major}.json`);
     }
     return 0;
   } finally {
@@ -210,6 +236,7 @@ async function checkedEntries(scenario, contenders, instance, pki) {
 async function timeRounds(scenario, timed, load, options, upstreamProc) {
   log(`[${scenario.name}] warm-up: ${timed.map((e) => e.name).join(", ")}`);
   for (const entry of timed) await scenario.measure(entry.inst.target, { ...load, duration: options.warmup });
+  // Only a round in which every contender ran is comparable; a failed run is recorded and the round kept.
   for (let round = 0; round < options.rounds; round++) {
     // rotate the order so that no contender always runs first
     const order = timed.map((_, i) => timed[(i + round) % timed.length]);
@@ -218,7 +245,7 @@ async function timeRounds(scenario, timed, load, options, upstreamProc) {
       entry.rounds.push(r);
       log(
         `[${scenario.name}] round ${round + 1}/${options.rounds} ${entry.name}: ${Math.round(r.rps)} ${scenario.unit ?? "req/s"}, ` +
-          `${r.cpuUsPerReq.toFixed(1)} µs CPU/req, p99 ${r.latencyMs.p99.toFixed(2)} ms`,
+          `${r.cpuUsPerReq.toFixed(1)} µs CPU/req, p99 ${r.latencyMs.p99.toFixed(2)} ms${r.resumed !== undefined ? `, ${r.resumed}/${r.requests + r.unexpected} resumed` : ""}`,
       );
     }
   }
@@ -337,14 +364,16 @@ function commandLine() {
   return `node bench/run.js${args ? ` ${args}` : ""}`;
 }
 
-/** Replaces the generated block of bench/RESULTS.md, keeping the prose around it. */
-function recordResults(markdown) {
+/** Replaces one generated block of bench/RESULTS.md (one per Node major), keeping the prose around it. */
+function recordResults(markdown, key) {
   const file = join(benchDir, "RESULTS.md");
   const text = readFileSync(file, "utf8");
-  const begin = text.indexOf(RESULTS_BEGIN);
-  const end = text.indexOf(RESULTS_END);
-  if (begin === -1 || end < begin) throw new Error(`${file} has no ${RESULTS_BEGIN} ... ${RESULTS_END} block`);
-  writeFileSync(file, `${text.slice(0, begin + RESULTS_BEGIN.length)}\n${markdown}\n${text.slice(end)}`);
+  const open = `<!-- bench:begin ${key} -->`;
+  const close = `<!-- bench:end ${key} -->`;
+  const begin = text.indexOf(open);
+  const end = text.indexOf(close);
+  if (begin === -1 || end < begin) throw new Error(`${file} has no ${open} ... ${close} block`);
+  writeFileSync(file, `${text.slice(0, begin + open.length)}\n${markdown}\n${text.slice(end)}`);
 }
 
 main().then(

@@ -4,7 +4,7 @@
  * Throughput scenarios rank by requests per second (higher is better); the
  * latency scenarios rank by p99 at a fixed rate (lower is better).
  */
-import { expectations } from "./lib/checks.js";
+import { expectations, resumptionCheck } from "./lib/checks.js";
 import { autocannonRun, handshakeRun, pacedRun } from "./lib/load.js";
 import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
 
@@ -70,6 +70,28 @@ export const SCENARIOS = [
     eligible: (c) => c.tls,
     check: (target, pki) => expectations.small(target, pki),
     measure: (target, run) => handshakeRun(target, { concurrency: run.handshakeConcurrency, duration: run.duration, tls: run.tls }),
+  },
+  {
+    name: "resume13",
+    title: "new mTLS connection per request, resuming the previous TLS 1.3 session (ticket)",
+    metric: "throughput",
+    unit: "conn/s",
+    aclKind: "small",
+    eligible: (c) => c.tls,
+    resumes: true,
+    check: (target, pki) => resumptionCheck(target, pki, "tls13"),
+    measure: (target, run) => handshakeRun(target, { concurrency: run.handshakeConcurrency, duration: run.duration, tls: run.tls, resume: "tls13" }),
+  },
+  {
+    name: "resume12",
+    title: "new mTLS connection per request, resuming the previous TLS 1.2 session by session id (no tickets)",
+    metric: "throughput",
+    unit: "conn/s",
+    aclKind: "small",
+    eligible: (c) => c.tls,
+    resumes: true,
+    check: (target, pki) => resumptionCheck(target, pki, "tls12-id"),
+    measure: (target, run) => handshakeRun(target, { concurrency: run.handshakeConcurrency, duration: run.duration, tls: run.tls, resume: "tls12-id" }),
   },
   {
     name: "latency",

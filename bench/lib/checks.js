@@ -92,3 +92,17 @@ export const expectations = {
     return expectDenied("GET /svc/99999 (not in the ACL)", await fetchOnce(target, { path: "/svc/99999", tls: pki.client }));
   },
 };
+
+/**
+ * A resumed connection must still be served as the certificate's identity
+ * (the session carries it): connections in a row, each offering the last
+ * session, must all get 200. A server that never resumes is still timed
+ * (its full handshakes are the cost its clients pay); the table's resumed %
+ * column shows it.
+ */
+export async function resumptionCheck(target, pki, resume) {
+  const { handshakeRun } = await import("./load.js");
+  const run = await handshakeRun(target, { concurrency: 1, duration: 0.3, tls: pki.client, resume });
+  if (run.requests === 0 || run.unexpected > 0) return `${run.unexpected} of ${run.requests + run.unexpected} connections were not answered 200`;
+  return null;
+}

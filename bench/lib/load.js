@@ -2,12 +2,14 @@
  * The three ways load is applied:
  * - autocannonRun: closed-loop throughput with autocannon (keep-alive,
  *   client certificate through tlsOptions).
- * - handshakeRun: one request per new TLS connection, no session resumption,
- *   to count full mTLS handshakes per second.
+ * - handshakeRun: one request per new TLS connection, either always a full
+ *   handshake or resuming the previous connection's session (TLS 1.3
+ *   tickets, or TLS 1.2 session ids).
  * - pacedRun: open-loop requests at a fixed rate, latency measured from when
  *   each request was due (so a stalled proxy cannot hide its queue).
  */
 import { performance } from "node:perf_hooks";
+import { constants } from "node:crypto";
 import { createSecureContext, connect as tlsConnect } from "node:tls";
 import autocannon from "autocannon";
 import { Pool } from "undici";
@@ -50,16 +52,30 @@ export async function autocannonRun(target, { connections, duration, requests, e
 const HANDSHAKE_REQUEST = "GET /small HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
 
 /**
+ * How the client of handshakeRun treats sessions:
+ * - full: never offers one (Node's client resumes only when handed a session).
+ * - tls13: TLS 1.3, offers the last ticket this loop received.
+ * - tls12-id: TLS 1.2 without the ticket extension, so the only way back is
+ *   the session id, which the server must have kept in a cache.
+ */
+const RESUME_MODES = {
+  full: {},
+  tls13: { minVersion: "TLSv1.3" },
+  "tls12-id": { maxVersion: "TLSv1.2", secureOptions: constants.SSL_OP_NO_TICKET },
+};
+
+/**
  * `concurrency` loops, each: TLS connect with the client certificate, one
  * GET with `Connection: close`, read to the end, repeat until `duration`
- * seconds have passed. Node's TLS client resumes a session only when handed
- * one, so every connection is a full handshake; `resumed` counts any that
- * were not.
+ * seconds have passed. `resumed` counts connections whose session was
+ * resumed; with `resume: "full"` it must stay 0.
  */
-export async function handshakeRun(target, { concurrency, duration, tls }) {
+export async function handshakeRun(target, { concurrency, duration, tls, resume = "full" }) {
+  const mode = RESUME_MODES[resume];
+  if (!mode) throw new Error(`unknown resume mode ${resume}`);
   // One context for all connections: building it parses the PEM key and CA,
   // which costs more than the handshake itself and would cap the rate here.
-  const secureContext = createSecureContext(tls);
+  const secureContext = createSecureContext({ ...tls, ...mode });
   const start = performance.now();
   const deadline = start + duration * 1000;
   const times = [];
@@ -68,12 +84,13 @@ export async function handshakeRun(target, { concurrency, duration, tls }) {
   let resumed = 0;
   let lastEnd = start;
 
-  const once = () =>
+  const once = (slot) =>
     new Promise((resolve) => {
       const begun = performance.now();
       let head = "";
-      const socket = tlsConnect({ host: target.host, port: target.port, secureContext });
+      const socket = tlsConnect({ host: target.host, port: target.port, secureContext, ...mode, ...(resume !== "full" && slot.session ? { session: slot.session } : {}) });
       socket.setEncoding("latin1");
+      if (resume !== "full") socket.on("session", (session) => (slot.session = session));
       socket.once("secureConnect", () => {
         if (socket.isSessionReused()) resumed++;
         socket.write(HANDSHAKE_REQUEST);
@@ -96,7 +113,8 @@ export async function handshakeRun(target, { concurrency, duration, tls }) {
     });
 
   const loop = async () => {
-    while (performance.now() < deadline) await once();
+    const slot = { session: null };
+    while (performance.now() < deadline) await once(slot);
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
   const seconds = (lastEnd - start) / 1000;

@@ -8,23 +8,35 @@ export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.
   --only a,b             scenarios to run (default: all but latency-autocannon)     BENCH_ONLY
   --contenders a,b       contenders to run (default: all); a family name such as
                          "guardpost" selects all its variants                      BENCH_CONTENDERS
-  --duration S           seconds per timed run (default 4; quick 0.5)              BENCH_DURATION
-  --rounds N             rounds per scenario, contenders interleaved (default 3)   BENCH_ROUNDS
+  --duration S           seconds per timed run (default 3; quick 0.5)              BENCH_DURATION
+  --rounds N             rounds per scenario, contenders interleaved (default 8)   BENCH_ROUNDS
   --warmup S             untimed seconds per contender before round 1 (default 2)  BENCH_WARMUP
   --connections N        autocannon connections (default 64)                       BENCH_CONNECTIONS
   --out DIR              where the JSON and Markdown reports go (default .bench-tmp) BENCH_OUT
   --guardpost FILE       the guardpost CLI to run (default: dist/cli/main.js here) BENCH_GUARDPOST
+  --also NAME=FILE,...    more guardpost contenders (default config) running other
+                         builds' CLIs, timed in the same rounds               BENCH_ALSO
+  --node PATH|MAJOR      the Node that runs the Node contenders (guardpost,
+                         minimal-node, http-proxy, bare-node); a major version
+                         such as 24 is fetched with \`npx -p node@24\`. The load
+                         generator and the upstream stay on this Node.       BENCH_NODE
+  --profile DIR          run the Node contenders with --cpu-prof, profiles in DIR/<name>
+  --no-pin               do not pin with taskset (default: the proxy under test
+                         on the last CPU, load generator + upstream on CPU 0)  BENCH_NO_PIN=1
   --record               also rewrite the generated part of bench/RESULTS.md and bench/RESULTS.json
   --no-install           do not apt-get install haproxy/nginx when they are missing  BENCH_NO_INSTALL=1
   --keep-tmp             keep the temp dir (configs, certificates, process logs)
   -h, --help
 
-scenarios:   get post64k denied acl10k handshake latency latency-autocannon
-contenders:  guardpost guardpost-log guardpost-workers minimal-node http-proxy haproxy nginx bare-node direct
+scenarios:   get post64k denied acl10k handshake resume13 resume12 latency latency-autocannon
+contenders:  guardpost guardpost-noaccess guardpost-workers minimal-node http-proxy haproxy nginx bare-node direct
 `;
 
 const QUICK = { duration: 0.5, rounds: 1, warmup: 0.2 };
-const FULL = { duration: 4, rounds: 3, warmup: 2 };
+// Many short rounds rather than a few long ones: this VM's speed drifts by
+// ±30% from minute to minute, and a ratio taken within one round, where both
+// contenders ran within seconds of each other, cancels most of that drift.
+const FULL = { duration: 3, rounds: 8, warmup: 2 };
 
 export function parseOptions(argv, env) {
   const flags = new Map();
@@ -32,9 +44,9 @@ export function parseOptions(argv, env) {
     const arg = argv[i];
     if (!arg.startsWith("-")) throw new Error(`unexpected argument ${JSON.stringify(arg)}\n\n${USAGE}`);
     const [name, inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
-    if (["quick", "record", "no-install", "keep-tmp", "help", "h"].includes(name)) {
+    if (["quick", "record", "no-install", "no-pin", "keep-tmp", "help", "h"].includes(name)) {
       flags.set(name, "1");
-    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "out", "guardpost"].includes(name)) {
+    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "out", "guardpost", "node", "profile", "also"].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n\n${USAGE}`);
       flags.set(name, value);
@@ -64,6 +76,14 @@ export function parseOptions(argv, env) {
     connections: Math.round(number("connections", pick("connections", "BENCH_CONNECTIONS"), 64)),
     out: pick("out", "BENCH_OUT") ?? null,
     guardpost: pick("guardpost", "BENCH_GUARDPOST") ?? null,
+    node: pick("node", "BENCH_NODE") ?? null,
+    profile: flags.get("profile") ?? null,
+    also: (list(pick("also", "BENCH_ALSO")) ?? []).map((item) => {
+      const [name, file] = item.split("=");
+      if (!name || !file) throw new Error(`--also takes NAME=FILE pairs, got ${JSON.stringify(item)}`);
+      return { name, file };
+    }),
+    pin: !(flags.has("no-pin") || truthy(env.BENCH_NO_PIN)),
     record: flags.has("record"),
     install: !(flags.has("no-install") || truthy(env.BENCH_NO_INSTALL)),
     keepTmp: flags.has("keep-tmp"),

@@ -46,16 +46,35 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
+const pinned = (cpu, command, args) => (cpu === undefined || cpu === null ? { command, args } : { command: "taskset", args: ["-c", String(cpu), command, ...args] });
+
 /**
  * Spawns `command args` with stdout and stderr appended to files in logDir
  * (a pipe back to this process would make the load generator pay for a
  * proxy's access log, and a full pipe would stall the proxy).
+ * With `cpu`, the process runs pinned to that CPU (taskset execs the command,
+ * so the pid is the command's own).
+ * With `stdoutPipe: {cpu}`, stdout is a pipe, as under a container runtime,
+ * drained into the file by `cat` on that CPU: what a sidecar's log costs
+ * depends on what its stdout is, and in a pod it is a pipe.
  */
-export function startProcess({ name, command, args, cwd, env, logDir }) {
+export function startProcess({ name, command, args, cwd, env, logDir, cpu, stdoutPipe }) {
+  ({ command, args } = pinned(cpu, command, args));
   const stdoutFile = join(logDir, `${name}.stdout.log`);
   const stderrFile = join(logDir, `${name}.stderr.log`);
-  const out = openSync(stdoutFile, "a");
+  let out = openSync(stdoutFile, "a");
   const err = openSync(stderrFile, "a");
+  if (stdoutPipe) {
+    const fifo = join(logDir, `${name}.stdout.fifo`);
+    execFileSync("mkfifo", [fifo]);
+    const drain = pinned(stdoutPipe.cpu, "cat", [fifo]);
+    const drainer = spawn(drain.command, drain.args, { stdio: ["ignore", out, err], detached: true });
+    running.add(drainer);
+    drainer.once("exit", () => running.delete(drainer));
+    closeSync(out);
+    // Read-write: opening a FIFO this way never blocks, whether or not cat has opened it yet.
+    out = openSync(fifo, "r+");
+  }
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", out, err], detached: true });
   closeSync(out);
   closeSync(err);

@@ -4,16 +4,37 @@
  */
 
 export function median(values) {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return quantile(values, 0.5);
 }
 
-/** Medians over a contender's rounds. */
+/** The q-quantile of the finite values, interpolated linearly between ranks; NaN when there are none. */
+export function quantile(values, q) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const at = q * (v.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return v[lo] + (v[hi] - v[lo]) * (at - lo);
+}
+
+/** Median, quartiles and extremes of a list of per-round figures. */
+export function spread(values) {
+  const v = values.filter((x) => Number.isFinite(x));
+  return {
+    median: median(v),
+    q1: quantile(v, 0.25),
+    q3: quantile(v, 0.75),
+    min: v.length ? Math.min(...v) : NaN,
+    max: v.length ? Math.max(...v) : NaN,
+    n: v.length,
+  };
+}
+
+/** Medians over a contender's rounds, for the absolute columns. */
 export function summarize(rounds) {
   const pick = (f) => rounds.map(f);
   const rps = pick((r) => r.rps);
+  const resumed = rounds.filter((r) => r.resumed !== undefined);
   return {
     rps: median(rps),
     rpsMin: Math.min(...rps),
@@ -29,17 +50,57 @@ export function summarize(rounds) {
     unexpected: rounds.reduce((n, r) => n + r.unexpected, 0),
     requests: rounds.reduce((n, r) => n + r.requests, 0),
     logBytesPerReq: median(pick((r) => r.logBytesPerReq ?? NaN)),
+    resumedPct: resumed.length ? (100 * resumed.reduce((n, r) => n + r.resumed, 0)) / resumed.reduce((n, r) => n + r.requests + r.unexpected, 0) : undefined,
   };
 }
 
-/** Adds `ratio` to each measured entry: throughput over the baseline's, or p99 over the baseline's. */
-export function addRatios(scenario, baselineName) {
+/**
+ * Per-round paired figures against the baseline: in round i, this
+ * contender's CPU per request over the baseline's CPU per request in round i
+ * (and the same for throughput; for latency, the p99 difference in ms). Both
+ * ran seconds apart, so a slow minute of the VM divides out; the median of
+ * those per-round ratios, with its spread, is the figure to read. A round in
+ * which either side has no figure is left out.
+ */
+export function pairedRatios(rounds, baseRounds) {
+  const n = Math.min(rounds.length, baseRounds.length);
+  const cpu = [];
+  const rps = [];
+  const p99Added = [];
+  const p50Added = [];
+  const p99 = [];
+  for (let i = 0; i < n; i++) {
+    const r = rounds[i];
+    const b = baseRounds[i];
+    cpu.push(r.cpuUsPerReq / b.cpuUsPerReq);
+    rps.push(r.rps / b.rps);
+    p99Added.push(r.latencyMs.p99 - b.latencyMs.p99);
+    p50Added.push(r.latencyMs.p50 - b.latencyMs.p50);
+    p99.push(r.latencyMs.p99 / b.latencyMs.p99);
+  }
+  return { cpu: spread(cpu), rps: spread(rps), p50AddedMs: spread(p50Added), p99AddedMs: spread(p99Added), p99: spread(p99) };
+}
+
+/**
+ * Paired CPU ratios between two contenders other than the baseline, e.g.
+ * guardpost over guardpost-noaccess: what the access log costs. Added to
+ * `scenario.comparisons` when both were measured.
+ */
+export function addComparisons(scenario, pairs) {
+  scenario.comparisons = [];
+  for (const [a, b] of pairs) {
+    const ea = scenario.entries.find((e) => e.name === a && e.summary);
+    const eb = scenario.entries.find((e) => e.name === b && e.summary);
+    if (ea && eb) scenario.comparisons.push({ a, b, cpu: pairedRatios(ea.rounds, eb.rounds).cpu });
+  }
+}
+
+/** Adds `paired` (see pairedRatios) to every measured entry; NaN figures when the baseline was not measured. */
+export function addPairedRatios(scenario, baselineName) {
   const base = scenario.entries.find((e) => e.name === baselineName && e.summary);
   for (const entry of scenario.entries) {
     if (!entry.summary) continue;
-    if (!base) entry.summary.ratio = NaN;
-    else if (scenario.metric === "latency") entry.summary.ratio = entry.summary.p99Ms / base.summary.p99Ms;
-    else entry.summary.ratio = entry.summary.rps / base.summary.rps;
+    entry.summary.paired = pairedRatios(entry.rounds, base ? base.rounds : []);
   }
 }
 
@@ -50,29 +111,44 @@ const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") :
 const fixed = (digits) => (n) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 const ms = (n) => (Number.isFinite(n) ? (n >= 10 ? n.toFixed(0) : n.toFixed(2)) : "-");
 
+const range = (f, fmt) => (s) => (s.paired && s.paired[f].n > 0 ? `${fmt(s.paired[f].min)}–${fmt(s.paired[f].max)}` : "-");
+const iqr = (f, fmt) => (s) => (s.paired && s.paired[f].n > 0 ? `${fmt(s.paired[f].q1)}–${fmt(s.paired[f].q3)}` : "-");
+const paired = (f, fmt) => (s) => (s.paired ? fmt(s.paired[f].median) : "-");
+const signedMs = (n) => (Number.isFinite(n) ? `${n >= 0 ? "+" : ""}${n.toFixed(2)}` : "-");
+
 /** Column definitions per kind of scenario: [header, cell(entry summary)]. */
 function columns(scenario, baselineName) {
   const unit = scenario.unit ?? "req/s";
+  const per = unit === "conn/s" ? "conn" : "req";
+  const x = fixed(2);
   if (scenario.metric === "latency") {
     return [
       ["achieved req/s", (s) => int(s.rps)],
       ["p50 ms", (s) => ms(s.p50Ms)],
+      ["p50 added ms", paired("p50AddedMs", signedMs)],
       ["p99 ms", (s) => ms(s.p99Ms)],
-      [`p99 × ${baselineName}`, (s) => fixed(2)(s.ratio)],
-      ["p99 range ms", (s) => `${ms(s.p99MsMin)}–${ms(s.p99MsMax)}`],
+      [`p99 added ms`, paired("p99AddedMs", signedMs)],
+      ["added range", range("p99AddedMs", signedMs)],
       ["CPU µs/req", (s) => fixed(1)(s.cpuUsPerReq)],
+      [`CPU × ${baselineName}`, paired("cpu", x)],
+      ["CPU × range", range("cpu", x)],
       ["proxy CPU %", (s) => int(s.proxyCpuPct)],
     ];
   }
-  return [
+  const cols = [
+    [`CPU µs/${per}`, (s) => fixed(1)(s.cpuUsPerReq)],
+    [`CPU × ${baselineName}`, paired("cpu", x)],
+    ["CPU × IQR", iqr("cpu", x)],
+    ["CPU × range", range("cpu", x)],
     [`median ${unit}`, (s) => int(s.rps)],
-    [`× ${baselineName}`, (s) => fixed(2)(s.ratio)],
-    [`CPU µs/${unit === "conn/s" ? "conn" : "req"}`, (s) => fixed(1)(s.cpuUsPerReq)],
+    [`${unit} × ${baselineName}`, paired("rps", x)],
+    [`${unit} × range`, range("rps", x)],
     ["p99 ms", (s) => ms(s.p99Ms)],
-    ["range", (s) => `${int(s.rpsMin)}–${int(s.rpsMax)}`],
     ["proxy CPU %", (s) => int(s.proxyCpuPct)],
     ["loader CPU %", (s) => int(s.loaderCpuPct)],
   ];
+  if (scenario.entries.some((e) => e.summary?.resumedPct !== undefined)) cols.splice(1, 0, ["resumed %", (s) => (s.resumedPct === undefined ? "-" : int(s.resumedPct))]);
+  return cols;
 }
 
 function rows(scenario, baselineName) {
@@ -84,6 +160,10 @@ function rows(scenario, baselineName) {
 
 function notes(scenario) {
   const out = [];
+  for (const c of scenario.comparisons ?? []) {
+    const f = fixed(2);
+    out.push(`CPU per ${scenario.unit === "conn/s" ? "connection" : "request"}, ${c.a} / ${c.b}, paired per round: ${f(c.cpu.median)} (IQR ${f(c.cpu.q1)}–${f(c.cpu.q3)}, range ${f(c.cpu.min)}–${f(c.cpu.max)})`);
+  }
   if (scenario.rate) out.push(`offered rate: ${int(scenario.rate)} req/s (half of ${int(scenario.rate * 2)}, ${scenario.rateSource})`);
   for (const e of scenario.entries) {
     if (e.skipped) out.push(`${e.name} skipped: ${e.skipped}`);
@@ -91,6 +171,7 @@ function notes(scenario) {
     if (e.summary && scenario.metric === "throughput" && e.summary.loaderCpuPct >= LOADER_BOUND_PCT) {
       out.push(`${e.name}: the load generator used ${Math.round(e.summary.loaderCpuPct)}% of a core, so it, not the proxy, may have set this rate; compare CPU per request`);
     }
+    if (scenario.resumes && e.summary?.resumedPct !== undefined && e.summary.resumedPct < 50) out.push(`${e.name}: only ${Math.round(e.summary.resumedPct)}% of connections resumed; the rest were full handshakes`);
     if (e.summary && Number.isFinite(e.summary.logBytesPerReq)) out.push(`${e.name}: ${e.summary.logBytesPerReq.toFixed(0)} bytes of stdout per request`);
   }
   return out;
@@ -135,9 +216,13 @@ export function markdownReport(results) {
     `- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}, Linux ${m.kernel}`,
     `- Node ${m.node}; ${versions}`,
     `- Bench commit ${meta.commit}${meta.guardpost ? `; guardpost under test: \`${meta.guardpost.cli}\`, ${meta.guardpost.version}` : ""}`,
+    `- Node contenders ran on Node ${s.contenderNode?.version ?? m.node}; the load generator and upstream on ${m.node}`,
     `- Settings: ${s.rounds} round(s) of ${s.duration} s per contender, interleaved and rotated each round; ${s.warmup} s warm-up; ` +
       `${s.connections} autocannon connections; ${s.handshakeConcurrency} parallel handshake loops; ${s.pacedConnections} connections for paced latency`,
-    `- Load generator, upstream and proxy share the machine; the proxy under test is one process (nginx: master + one worker) and its CPU is read from /proc.`,
+    s.pinned
+      ? `- Pinned with taskset: the proxy under test alone on CPU ${s.pinned.proxy}; load generator and upstream on CPU ${s.pinned.loader}. Other work on the machine was not stopped.`
+      : `- Not pinned (${s.notPinnedBecause}): load generator, upstream and proxy share the CPUs.`,
+    `- CPU is user + system time of the proxy's process tree from /proc. "× ${meta.baseline}" is the median over rounds of (contender / ${meta.baseline} in the same round); IQR and range are over the same per-round ratios.`,
     "",
     ...results.scenarios.flatMap((scenario) => [markdownTable(scenario, meta.baseline), ""]),
   ].join("\n");

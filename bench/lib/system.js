@@ -85,3 +85,42 @@ export function ensureDebianPackages(names, log) {
   }
   return reasons;
 }
+
+/**
+ * The Node binary for the Node contenders: this one when `spec` is null, a
+ * path as given, or a major version ("24", "node@24") installed from the npm
+ * registry's `node` package through npx (what .ci/run does too).
+ */
+export function resolveNode(spec) {
+  if (!spec) return process.execPath;
+  const major = /^(?:node@)?(\d+(?:\.\d+){0,2})$/.exec(spec)?.[1];
+  if (!major) return spec;
+  const result = spawnSync("npx", ["--yes", "--package", `node@${major}`, "--", "node", "-p", "process.execPath"], { encoding: "utf8", timeout: 300_000 });
+  const path = result.stdout?.trim().split("\n").pop();
+  if (result.status !== 0 || !path) throw new Error(`could not get Node ${major} with npx: ${(result.stderr || result.error?.message || "").trim().split("\n").slice(-1)[0]}`);
+  return path;
+}
+
+/** `node --version` of a binary. */
+export function nodeVersion(binary) {
+  return run(binary, ["--version"]) ?? "unknown";
+}
+
+/**
+ * Which CPUs the run uses. With taskset and at least two CPUs: the proxy
+ * under test alone on the last CPU, this process (the load generator) and the
+ * upstream on CPU 0, so the proxy's rate is not set by how the scheduler
+ * happens to share cores with the loader. Other work on the machine still
+ * lands anywhere; per-round paired ratios absorb that.
+ * Returns null when pinning is off or not possible, with the reason.
+ */
+export function cpuPlan(wanted) {
+  if (!wanted) return { plan: null, why: "--no-pin" };
+  const cpus = Number(run("nproc", [])) || availableParallelism();
+  if (cpus < 2) return { plan: null, why: "one CPU" };
+  if (!hasCommand("taskset")) return { plan: null, why: "taskset not found (apt-get install util-linux)" };
+  const plan = { loader: 0, proxy: cpus - 1 };
+  // -a: every thread this process already has (libuv's pool, V8's helpers); new ones inherit.
+  if (run("taskset", ["-a", "-p", "-c", String(plan.loader), String(process.pid)]) === null) return { plan: null, why: "taskset -p failed" };
+  return { plan, why: null };
+}

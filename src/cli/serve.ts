@@ -60,7 +60,8 @@ exit codes: 0 ok (or stopped by a signal), 1 --strict and a warning,
       await failStart(createLogger({ level: "info" }), err);
       throw err;
     }
-    const logger = createLogger({ level: config.log.level });
+    // Workers share the primary's stdout: each write must be whole lines, short enough not to be torn.
+    const logger = createLogger({ level: config.log.level, sharedStdout: cluster.isWorker || workerCount(config) > 1 });
     try {
       if (cluster.isWorker) return await runWorker(config, logger);
       // The checks run once, here: in the primary when there are workers, not in each of them.

@@ -9,7 +9,6 @@
 import type { X509Certificate } from "node:crypto";
 import { formatPeer, type PeerAttributes } from "../identity/attributes.js";
 import { parseSubjectAltName, peerAttributesFromCertificate } from "../identity/peer.js";
-import { x509 } from "./x509.js";
 
 const EKU_NAMES: ReadonlyMap<string, string> = new Map([
   ["1.3.6.1.5.5.7.3.1", "serverAuth"],
@@ -21,17 +20,41 @@ const EKU_NAMES: ReadonlyMap<string, string> = new Map([
   ["2.5.29.37.0", "anyExtendedKeyUsage"],
 ]);
 
-const KEY_USAGE_NAMES: ReadonlyArray<readonly [number, string]> = [
-  [x509.KeyUsageFlags.digitalSignature, "digitalSignature"],
-  [x509.KeyUsageFlags.nonRepudiation, "nonRepudiation"],
-  [x509.KeyUsageFlags.keyEncipherment, "keyEncipherment"],
-  [x509.KeyUsageFlags.dataEncipherment, "dataEncipherment"],
-  [x509.KeyUsageFlags.keyAgreement, "keyAgreement"],
-  [x509.KeyUsageFlags.keyCertSign, "keyCertSign"],
-  [x509.KeyUsageFlags.cRLSign, "cRLSign"],
-  [x509.KeyUsageFlags.encipherOnly, "encipherOnly"],
-  [x509.KeyUsageFlags.decipherOnly, "decipherOnly"],
+/** Key usage bits (RFC 5280 section 4.2.1.3) in the order the BIT STRING carries them, most significant bit first. */
+const KEY_USAGE_NAMES: readonly string[] = [
+  "digitalSignature",
+  "nonRepudiation",
+  "keyEncipherment",
+  "dataEncipherment",
+  "keyAgreement",
+  "keyCertSign",
+  "cRLSign",
+  "encipherOnly",
+  "decipherOnly",
 ];
+
+/** The DER of the keyUsage extension's OID, 2.5.29.15. */
+const KEY_USAGE_OID = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0f]);
+
+/**
+ * The key usage bits by name, read from the certificate's DER; null when the
+ * extension is absent. Node's X509Certificate reports extended key usage and
+ * basicConstraints but not these bits, and the x509 library that would read
+ * them costs about 100 ms of start-up: this reads the one extension.
+ * Extensions end the TBSCertificate, so the last occurrence of the OID is the
+ * extension's: extnID, optional critical BOOLEAN, then an OCTET STRING that
+ * holds the BIT STRING.
+ */
+function keyUsageBits(der: Buffer): string[] | null {
+  let at = der.lastIndexOf(KEY_USAGE_OID);
+  if (at === -1) return null;
+  at += KEY_USAGE_OID.length;
+  if (der[at] === 0x01 && der[at + 1] === 0x01) at += 3;
+  if (der[at] !== 0x04 || der[at + 2] !== 0x03) return [];
+  const length = der[at + 3]!;
+  const bits = der.subarray(at + 5, at + 4 + length);
+  return KEY_USAGE_NAMES.filter((_, i) => ((bits[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0);
+}
 
 export interface CertificateFacts {
   readonly cert: X509Certificate;
@@ -58,10 +81,6 @@ export interface CertificateFacts {
 }
 
 export function certificateFacts(cert: X509Certificate): CertificateFacts {
-  const parsed = new x509.X509Certificate(cert.raw);
-  const ekuExtension = parsed.getExtension(x509.ExtendedKeyUsageExtension);
-  const kuExtension = parsed.getExtension(x509.KeyUsagesExtension);
-  const basic = parsed.getExtension(x509.BasicConstraintsExtension);
   const selfSigned = cert.checkIssued(cert) && cert.verify(cert.publicKey);
   const attributes = peerAttributesFromCertificate(cert.toLegacyObject());
   return {
@@ -74,10 +93,12 @@ export function certificateFacts(cert: X509Certificate): CertificateFacts {
     notBefore: new Date(cert.validFrom),
     notAfter: new Date(cert.validTo),
     sans: cert.subjectAltName ? parseSubjectAltName(cert.subjectAltName).map((san) => `${san.type === "IP Address" ? "IP" : san.type === "email" ? "EMAIL" : san.type}:${san.value}`) : [],
-    extendedKeyUsage: ekuExtension ? ekuExtension.usages.map((oid) => EKU_NAMES.get(String(oid)) ?? String(oid)) : null,
-    keyUsage: kuExtension ? KEY_USAGE_NAMES.filter(([flag]) => (kuExtension.usages & flag) !== 0).map(([, name]) => name) : null,
-    // OpenSSL takes a version 1 self-signed certificate (no extensions at all) as a CA; so do we.
-    isCa: basic ? basic.ca : selfSigned && parsed.extensions.length === 0,
+    // Node names the extended key usage OIDs `keyUsage`; undefined when the extension is absent.
+    extendedKeyUsage: cert.keyUsage === undefined ? null : cert.keyUsage.map((oid) => EKU_NAMES.get(oid) ?? oid),
+    keyUsage: keyUsageBits(cert.raw),
+    // A self-signed certificate in the bundle is a trust anchor (OpenSSL takes a version 1 root, without
+    // basicConstraints, as a CA too); any other must say CA:TRUE.
+    isCa: cert.ca || selfSigned,
     selfSigned,
     keyType: keyType(cert),
   };

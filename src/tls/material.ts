@@ -11,7 +11,9 @@ import { createSecureContext, type SecureContextOptions } from "node:tls";
 import { GuardpostError, type ErrorCode } from "../errors.js";
 import type { TlsConfig } from "../config/schema.js";
 import { certificateFacts, fitsAsClient, fitsAsServer } from "../pki/inspect.js";
-import { x509 } from "../pki/x509.js";
+// Type only: @peculiar/x509 (with reflect-metadata and tsyringe) takes about 100 ms and several MiB
+// to load, and only a configured CRL needs it, so validateCrl imports it on first use.
+import type { x509 } from "../pki/x509.js";
 
 /** Certificates that are not yet valid by less than this are accepted: clocks drift between hosts. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -186,12 +188,13 @@ export function canonicalSerial(hex: string): string {
  * Returns the earliest nextUpdate and the revoked serials by issuer.
  */
 async function validateCrl(crlPem: string, file: string, cas: readonly X509Certificate[], now: number): Promise<{ nextUpdate: Date | null; revoked: RevocationIndex }> {
+  const { x509 } = await import("../pki/x509.js");
   const blocks = pemBlocks(crlPem, file, "GP_ERR_TLS_CRL").filter((b) => b.label === "X509 CRL");
   if (blocks.length === 0) throw new GuardpostError("GP_ERR_TLS_CRL", 'no PEM CRL ("-----BEGIN X509 CRL-----") found', { file });
   let earliest: Date | null = null;
   const revoked = new Map<string, Set<string>>();
   for (const [index, block] of blocks.entries()) {
-    let crl: InstanceType<typeof x509.X509Crl>;
+    let crl: x509.X509Crl;
     try {
       crl = new x509.X509Crl(block.pem);
     } catch {

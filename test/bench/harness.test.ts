@@ -1,25 +1,89 @@
 /**
- * Smoke test of the benchmark harness: a quick run against minimal-node and
- * the bare upstream only (no haproxy, nginx or guardpost needed) must check,
- * time and report every scenario they take part in.
+ * The benchmark harness: the paired-ratio arithmetic on a known input, and a
+ * quick run against minimal-node and the bare upstream only (no haproxy,
+ * nginx or guardpost needed) that must check, time and report every scenario
+ * they take part in, in the report's shape. Nothing here asserts a speed.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
+interface Spread {
+  median: number;
+  q1: number;
+  q3: number;
+  min: number;
+  max: number;
+  n: number;
+}
+interface Paired {
+  cpu: Spread;
+  rps: Spread;
+  p99AddedMs: Spread;
+  p99: Spread;
+}
+interface Round {
+  rps: number;
+  cpuUsPerReq: number;
+  latencyMs: { p99: number };
+}
 interface Entry {
   name: string;
   skipped?: string;
-  summary?: { rps: number; requests: number; unexpected: number; cpuUsPerReq: number; p99Ms: number };
+  rounds?: Round[];
+  summary?: { rps: number; requests: number; unexpected: number; cpuUsPerReq: number; p99Ms: number; paired: Paired; resumedPct?: number };
 }
 interface Results {
-  meta: { command: string; machine: { node: string; nproc: number }; settings: { quick: boolean } };
+  meta: { command: string; machine: { node: string; nproc: number }; settings: { quick: boolean; rounds: number; contenderNode: { version: string } } };
   scenarios: { name: string; entries: Entry[] }[];
+}
+interface ReportModule {
+  pairedRatios(rounds: Round[], baseRounds: Round[]): Paired;
+  quantile(values: number[], q: number): number;
 }
 
 const repoRoot = resolve(import.meta.dirname, "../..");
+// A path in a variable: the harness is plain JavaScript outside the TypeScript project.
+const reportModule = pathToFileURL(join(repoRoot, "bench/lib/report.js")).href;
+
+describe("paired ratios", () => {
+  const round = (cpuUsPerReq: number, rps: number, p99: number): Round => ({ cpuUsPerReq, rps, latencyMs: { p99 } });
+
+  it("divide each round by the baseline's same round, then take the median, so a slow round divides out", async () => {
+    const { pairedRatios } = (await import(reportModule)) as ReportModule;
+    // The machine runs at full speed, half speed, then full speed again: both sides slow down together.
+    const base = [round(100, 1000, 2), round(200, 500, 4), round(100, 1000, 2), round(100, 1000, 3)];
+    const contender = [round(110, 900, 2.5), round(240, 400, 5), round(105, 1000, 2.25), round(130, 800, 3)];
+    const paired = pairedRatios(contender, base);
+    // per-round CPU ratios 1.1, 1.2, 1.05, 1.3: median (1.1 + 1.2) / 2
+    expect(paired.cpu.median).toBeCloseTo(1.15, 10);
+    expect(paired.cpu.min).toBeCloseTo(1.05, 10);
+    expect(paired.cpu.max).toBeCloseTo(1.3, 10);
+    // quartiles interpolate between ranks: sorted 1.05, 1.1, 1.2, 1.3
+    expect(paired.cpu.q1).toBeCloseTo(1.0875, 10);
+    expect(paired.cpu.q3).toBeCloseTo(1.225, 10);
+    expect(paired.cpu.n).toBe(4);
+    // throughput ratios 0.9, 0.8, 1.0, 0.8
+    expect(paired.rps.median).toBeCloseTo(0.85, 10);
+    // p99 differences +0.5, +1, +0.25, 0 ms
+    expect(paired.p99AddedMs.median).toBeCloseTo(0.375, 10);
+    expect(paired.p99AddedMs.min).toBe(0);
+    // A ratio of medians would say 117.5 / 100 = 1.175: not what is reported.
+    expect(paired.cpu.median).not.toBeCloseTo(1.175, 3);
+  });
+
+  it("leave out a round in which either side has no figure", async () => {
+    const { pairedRatios, quantile } = (await import(reportModule)) as ReportModule;
+    const paired = pairedRatios([round(100, 10, 1), round(NaN, 10, 1), round(300, 10, 1)], [round(100, 10, 1), round(100, 10, 1), round(100, 10, 1)]);
+    expect(paired.cpu.n).toBe(2);
+    expect(paired.cpu.median).toBe(2);
+    expect(quantile([], 0.5)).toBeNaN();
+  });
+});
+
 const outDir = mkdtempSync(join(tmpdir(), "guardpost-bench-smoke-"));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
@@ -33,24 +97,37 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 
 describe("npm run bench --quick", () => {
   it("measures minimal-node and direct in every scenario they take part in and writes the JSON report", async () => {
-    const run = await runBench(["--quick", "--contenders", "minimal-node,direct", "--duration", "0.3", "--warmup", "0.1", "--no-install", "--out", outDir]);
+    const run = await runBench(["--quick", "--contenders", "minimal-node,direct", "--rounds", "2", "--duration", "0.3", "--warmup", "0.1", "--no-install", "--out", outDir]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain("== get:");
 
     const results = JSON.parse(readFileSync(join(outDir, "bench-results.json"), "utf8")) as Results;
     expect(results.meta.settings.quick).toBe(true);
+    expect(results.meta.settings.rounds).toBe(2);
+    expect(results.meta.settings.contenderNode.version).toBe(process.version);
     expect(results.meta.machine.nproc).toBeGreaterThan(0);
 
     const names = results.scenarios.map((s) => s.name);
-    expect(names).toEqual(["get", "post64k", "denied", "acl10k", "handshake", "latency"]);
+    expect(names).toEqual(["get", "post64k", "denied", "acl10k", "handshake", "resume13", "resume12", "latency"]);
     for (const scenario of results.scenarios) {
       const baseline = scenario.entries.find((e) => e.name === "minimal-node");
       expect(baseline?.skipped, `${scenario.name}: ${baseline?.skipped}`).toBeUndefined();
       for (const entry of scenario.entries) {
         expect(entry.summary?.rps, `${scenario.name}/${entry.name}`).toBeGreaterThan(0);
         expect(entry.summary?.unexpected, `${scenario.name}/${entry.name} wrong responses`).toBe(0);
+        expect(entry.rounds, `${scenario.name}/${entry.name}`).toHaveLength(2);
+        // The baseline against itself: every per-round ratio is exactly 1.
+        if (entry.name === "minimal-node") {
+          expect(entry.summary?.paired.cpu).toMatchObject({ median: 1, min: 1, max: 1, n: 2 });
+          expect(entry.summary?.paired.p99AddedMs.median).toBe(0);
+        }
       }
     }
+    // TLS 1.3 tickets: minimal-node (plain Node https) resumes after the first connection of each loop.
+    const resume13 = results.scenarios.find((s) => s.name === "resume13")!.entries.find((e) => e.name === "minimal-node")!;
+    expect(resume13.summary?.resumedPct).toBeGreaterThan(50);
+    const full = results.scenarios.find((s) => s.name === "handshake")!.entries.find((e) => e.name === "minimal-node")!;
+    expect(full.summary?.resumedPct).toBe(0);
     const get = results.scenarios.find((s) => s.name === "get")!;
     expect(get.entries.map((e) => e.name)).toEqual(["minimal-node", "direct"]);
   });
