@@ -115,15 +115,21 @@ function str(value: string): string {
 
 const HEAD = `{"level":"info","time":"`;
 
+/** pino's number for level info. */
+const INFO_LEVEL = 30;
+
 export class AccessLog {
   private readonly destination: Destination | null;
   private readonly pidField = `","pid":${process.pid},`;
   private readonly clock = new IsoClock();
 
-  /** Lines go where `logger`'s lines go, at level info: a logger above info writes no access lines. */
-  constructor(logger: Logger) {
+  /**
+   * Lines go where `logger`'s lines go, at level info: while the logger is
+   * set above info (a config reload may change it), no access line is written.
+   */
+  constructor(private readonly logger: Logger) {
     const destination = (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
-    this.destination = logger.isLevelEnabled("info") && destination !== undefined ? destination : null;
+    this.destination = destination ?? null;
   }
 
   /** Once per connection: the connection's fields are serialized here, not per line (the peer's once per certificate). */
@@ -139,7 +145,7 @@ export class AccessLog {
   }
 
   request(conn: AccessLogConnection, fields: RequestLogFields): void {
-    if (this.destination === null) return;
+    if (this.destination === null || this.logger.levelVal > INFO_LEVEL) return;
     this.destination.write(this.line(conn, fields, Date.now()));
   }
 
