@@ -182,7 +182,7 @@ export const CONTENDERS = [
 
 export const BASELINE = "minimal-node";
 
-/** SPEC section 7: /readyz answers 200 once certificates, ACL and listeners are in service. */
+/** The README's admin endpoints: /readyz answers 200 once certificates, ACL and listeners are in service. */
 async function settleReady(proc, adminPort, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";

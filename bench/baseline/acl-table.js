@@ -1,5 +1,5 @@
 /**
- * The yardstick's ACL: a SPEC section 3 file reduced to the cases the
+ * The yardstick's ACL: an ACL file (the README's ACL reference) reduced to the cases the
  * benchmark uses (exact paths; principals `OU=value` or "*"), compiled into
  * one Map lookup per request. Anything richer is refused, so the baseline
  * never silently grants less or more than the file says.
@@ -35,7 +35,7 @@ export function peerOus(tlsSocket) {
 }
 
 export function isAllowed(table, method, url, ous) {
-  const q = url.indexOf("?"); // the query string plays no part (SPEC section 3)
+  const q = url.indexOf("?"); // the query string plays no part (the README's ACL reference)
   const entry = table.get(`${method} ${q === -1 ? url : url.slice(0, q)}`);
   if (entry === undefined) return false;
   if (entry.has(ANY)) return true;
@@ -43,7 +43,7 @@ export function isAllowed(table, method, url, ous) {
   return false;
 }
 
-/** The 403 every Node contender sends, shaped like guardpost's (SPEC section 5). */
+/** The 403 every Node contender sends, shaped like guardpost's (the README's "What happens on the wire"). */
 export function forbidden(req, res) {
   const body = JSON.stringify({ error: "forbidden", method: req.method, path: req.url });
   res.writeHead(403, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });

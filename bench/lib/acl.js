@@ -1,6 +1,6 @@
 /**
  * The benchmark's access rules, kept as data and rendered for each contender:
- * a SPEC section 3 YAML file for guardpost and the Node contenders, an allow
+ * an ACL YAML file (the README's format) for guardpost and the Node contenders, an allow
  * list for haproxy, a map for nginx. One source, so every contender enforces
  * the same thing.
  */
@@ -24,7 +24,7 @@ export function bigRules() {
   return rules;
 }
 
-/** SPEC section 3. */
+/** The README's ACL format. */
 export function toYaml(rules) {
   const byPath = new Map();
   for (const rule of rules) {
