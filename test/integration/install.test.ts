@@ -14,7 +14,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -101,6 +101,10 @@ describe("package.json is ready to publish", () => {
     expect(pkg.repository?.url).toMatch(/^git\+https:\/\/.+\.git$/);
     expect(pkg.keywords?.length).toBeGreaterThan(3);
     expect(pkg.private).toBeUndefined();
+  });
+
+  test("the build leaves the bin executable, so `npx guardpost` works in a fresh clone (npm ci links the bin before prepare builds it)", () => {
+    expect(statSync(join(REPO, pkg.bin.guardpost)).mode & 0o111).toBe(0o111);
   });
 
   test("npm pack --dry-run ships the built CLI, library, schemas and README, and no sources, tests or source maps", async () => {
