@@ -5,6 +5,8 @@
 export interface CommandIo {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
+  /** What `-` reads (acl suggest --from -); the CLI passes process.stdin. */
+  readonly stdin?: NodeJS.ReadableStream;
   /** Resolves when the user asks a long-running command to stop (SIGINT/SIGTERM); absent in tests that stop it otherwise. */
   readonly env: NodeJS.ProcessEnv;
 }

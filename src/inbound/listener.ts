@@ -23,6 +23,7 @@ import type { Metrics } from "../admin/metrics.js";
 import type { InboundConfig, Limits } from "../config/schema.js";
 import type { PeerAttributes } from "../identity/attributes.js";
 import { peerIdentity } from "../identity/connection.js";
+import { peerWithSource } from "../identity/source-address.js";
 import { peerLogFields, type AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
@@ -200,7 +201,8 @@ export class InboundListener {
     const identity = peerIdentity(socket);
     const remote = socket.remoteAddress ?? "";
     const log = this.options.accessLog?.connection({ listener: this.name, remote, peer: identity && peerLogFields(identity.attributes, identity.serial) }) ?? null;
-    return newConnection(remote, identity, identity?.attributes ?? NO_ATTRIBUTES, log);
+    // The ACL judges the certificate's attributes plus the source address (SRC=), parsed once per connection.
+    return newConnection(remote, identity, peerWithSource(identity?.attributes ?? NO_ATTRIBUTES, socket.remoteAddress), log);
   }
 
   /**
