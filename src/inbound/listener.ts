@@ -34,6 +34,7 @@ import { handshakeFailure } from "../tls/handshake-failure.js";
 import type { TlsMaterial } from "../tls/material.js";
 import { peerTrustProblem, presentedChain } from "../tls/peer-trust.js";
 import { answerRefusal, clientCertificateRefusal } from "../tls/refusal.js";
+import { SessionCache } from "../tls/session-cache.js";
 import { InboundPipeline } from "./pipeline.js";
 import type { RouteTable } from "./routes.js";
 
@@ -64,6 +65,8 @@ export class InboundListener {
   private readonly offersHttp1: boolean;
   /** Open TLS connections, for judging their peers again when trust changes. */
   private readonly sockets = new Set<TLSSocket>();
+  /** TLS 1.2 sessions by id, for clients without tickets. */
+  private readonly sessions = new SessionCache();
   private unsubscribe: () => void;
 
   constructor(private options: InboundOptions) {
@@ -95,6 +98,7 @@ export class InboundListener {
     this.frontEnd.serve(this.server);
     this.frontEnd.serveHttp2(this.http2);
     this.server.on("tlsClientError", this.onTlsClientError);
+    this.sessions.attach(this.server);
     this.unsubscribe = this.follow(certStore);
   }
 
@@ -206,10 +210,12 @@ export class InboundListener {
   }
 
   /**
-   * After a CA or CRL change: every open connection whose client certificate
-   * the new material no longer trusts serves no further request.
+   * After a CA or CRL change: no stored session resumes, and every open
+   * connection whose client certificate the new material no longer trusts
+   * serves no further request.
    */
   private judgePeersAgain(material: TlsMaterial): void {
+    this.sessions.clear();
     for (const socket of this.sockets) {
       const leaf = socket.getPeerX509Certificate();
       const problem = leaf === undefined ? "untrusted" : peerTrustProblem(presentedChain(leaf), material);
