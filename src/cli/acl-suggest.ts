@@ -61,7 +61,7 @@ exit codes: 0 a suggestion was written, 2 bad usage or unreadable input
     const current = values.acl === undefined ? undefined : loadAcl(values.acl);
 
     const suggester = new Suggester({ ...(by ? { by } : {}), minCount, allowGlobs: values["allow-globs"] ?? false, ...(current ? { current } : {}) });
-    const stdin = io.stdin ? (io.stdin as Readable) : Readable.from([]);
+    const stdin = () => (io.stdin ? (io.stdin() as Readable) : Readable.from([]));
     for (const file of logs) {
       const input = await openLog(file, stdin);
       try {

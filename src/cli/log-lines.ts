@@ -72,8 +72,8 @@ function stripCr(line: string): string {
 }
 
 /** A log file, or stdin for `-`; a missing file is GP_ERR_FILE_READ before any line is read. */
-export async function openLog(file: string, stdin: Readable): Promise<Readable> {
-  if (file === "-") return stdin;
+export async function openLog(file: string, stdin: () => Readable): Promise<Readable> {
+  if (file === "-") return stdin();
   const stream = createReadStream(file);
   await new Promise<void>((resolve, reject) => {
     stream.once("open", () => resolve());

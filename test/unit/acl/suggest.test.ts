@@ -176,7 +176,7 @@ describe("guardpost acl suggest (CLI)", () => {
 
   test("--from - reads stdin", async () => {
     let stdout = "";
-    const code = await run(["acl", "suggest", "--from", "-"], { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true }, stdin: Readable.from([Buffer.from(text)]), env: {} });
+    const code = await run(["acl", "suggest", "--from", "-"], { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true }, stdin: () => Readable.from([Buffer.from(text)]), env: {} });
     expect(code).toBe(0);
     expect(stdout).toContain("/user/{id}:");
   });
