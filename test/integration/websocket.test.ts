@@ -266,6 +266,19 @@ describe("a WebSocket handshake allowed by the ACL", () => {
   });
 });
 
+describe("a WebSocket handshake under an ACL in audit mode", () => {
+  test("a denial is recorded as would_deny and the tunnel opens; the client's request id is kept", async () => {
+    const own = await startWsUpstream();
+    const audited = await startProxy({ ca, acl: `version: 1\nmode: audit\npaths:\n  /ws/**:\n    GET: [OU=ops]\n`, upstream: own.url });
+    const result = await handshake(audited, "/ws/audited", web, { "x-request-id": "ws-audit-1" });
+    if (!("ws" in result)) throw new Error(`expected a tunnel, got ${result.status}`);
+    expect(own.handshakes[0]?.headers["x-request-id"]).toBe("ws-audit-1");
+    expect(String((await echo(result.ws, "audited")).data)).toBe("audited");
+    result.ws.close();
+    expect(await accessLine(audited, "ws-audit-1")).toMatchObject({ protocol: "websocket", decision: "would_deny", status: 101 });
+  });
+});
+
 describe("handshakes guardpost refuses", () => {
   test("a denied path gets 403 JSON and the upstream never sees a connection", async () => {
     const quiet = await startWsUpstream();
