@@ -113,6 +113,12 @@ export const ERROR_CODES = Object.freeze({
   ),
   GP_ERR_UPSTREAM_TIMEOUT: answer(504, "upstream_timeout", GRPC_STATUS.DEADLINE_EXCEEDED, "the upstream did not answer in time"),
   GP_ERR_GRPC_UPSTREAM: answer(502, "grpc_unsupported", GRPC_STATUS.UNIMPLEMENTED, "a gRPC call reached a route whose upstream speaks HTTP/1.1, which cannot carry it (use an h2c:// upstream)"),
+  GP_ERR_WEBSOCKET_UPSTREAM: answer(
+    502,
+    "websocket_unsupported",
+    GRPC_STATUS.UNIMPLEMENTED,
+    "a WebSocket handshake reached a route whose upstream is h2c://, which cannot carry an HTTP/1.1 upgrade (use an http:// or unix: upstream)",
+  ),
 } satisfies Record<string, ErrorCodeInfo>);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

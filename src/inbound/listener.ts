@@ -27,7 +27,7 @@ import { peerWithSource } from "../identity/source-address.js";
 import { peerLogFields, type AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
-import { newConnection, type Connection } from "../proxy/connection.js";
+import { distrust, newConnection, type Connection } from "../proxy/connection.js";
 import { FrontEnd, http2ServerOptions, httpServerOptions, type FrontEndOptions } from "../proxy/front-end.js";
 import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
@@ -221,10 +221,11 @@ export class InboundListener {
       const problem = leaf === undefined ? "untrusted" : peerTrustProblem(presentedChain(leaf), material);
       if (problem === null) continue;
       const conn = this.frontEnd.connectionOf(socket);
-      conn.refusal = "GP_ERR_PEER_UNTRUSTED";
+      const tunnel = conn.tunnel !== null;
+      distrust(conn);
       this.logger.info(
         { event: "connection_untrusted", remote: socket.remoteAddress, serial: conn.peer?.serial, problem },
-        `a connection's client certificate is no longer trusted (${problem}); it serves no further request`,
+        `a connection's client certificate is no longer trusted (${problem}); ${tunnel ? "its WebSocket tunnel is closed" : "it serves no further request"}`,
       );
     }
   }
