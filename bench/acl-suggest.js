@@ -23,6 +23,7 @@ const LINES = Number(values.lines);
 const file = values.file ?? join(tmpdir(), `guardpost-suggest-bench-${LINES}.log`);
 const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
 
+/** @param {number} seed */
 function prng(seed) {
   let s = seed >>> 0;
   return () => {
@@ -31,9 +32,11 @@ function prng(seed) {
   };
 }
 const random = prng(15);
+/** @type {<T>(list: T[]) => T} */
 const pick = (list) => list[Math.floor(random() * list.length)];
 const OUS = ["web", "payments", "fulfillment", "ops", "search", "mobile", "batch", "reporting"];
 const CALLERS = Array.from({ length: 40 }, (_, i) => ({ cn: `${OUS[i % 8]}-${String(i).padStart(2, "0")}`, ou: [OUS[i % 8]], serial: (0x1000 + i).toString(16).toUpperCase() }));
+/** @param {number} n */
 const hex = (n) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join("");
 const uuid = () => `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
 const ENDPOINTS = Array.from({ length: 60 }, (_, i) => {
@@ -91,6 +94,7 @@ const check = spawnSync(process.execPath, [cli, "acl", "check", suggestion], { e
 if (check.status !== 0) throw new Error(`the suggestion does not pass acl check: ${check.stderr}`);
 const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr)?.[1]) / 1024;
 const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)/.exec(result.stderr)?.[1];
+if (wall === undefined) throw new Error(`/usr/bin/time -v printed no wall clock time: ${result.stderr.slice(-400)}`);
 const counts = /^acl suggest: .*$/m.exec(result.stderr)?.[0];
 const paths = (result.stdout.match(/^ {2}\S.*:$/gm) ?? []).length;
 console.log(`node ${process.version}; ${LINES.toLocaleString("en-US")} lines, ${(bytes / 2 ** 30).toFixed(2)} GiB`);
@@ -100,6 +104,7 @@ console.log(counts);
 console.log(`suggested ACL: ${paths} paths, passes acl check`);
 if (!values.keep && values.file === undefined) rmSync(file);
 
+/** @param {string} text h:mm:ss or m:ss */
 function toSeconds(text) {
   return text.split(":").reduce((total, part) => total * 60 + Number(part), 0);
 }

@@ -24,12 +24,16 @@ export function bigRules() {
   return rules;
 }
 
-/** The README's ACL format. */
+/**
+ * The README's ACL format.
+ * @param {Rule[]} rules
+ */
 export function toYaml(rules) {
+  /** @type {Map<string, Rule[]>} */
   const byPath = new Map();
   for (const rule of rules) {
     if (!byPath.has(rule.path)) byPath.set(rule.path, []);
-    byPath.get(rule.path).push(rule);
+    byPath.get(rule.path)?.push(rule);
   }
   const lines = ["version: 1", "paths:"];
   for (const [path, entries] of byPath) {
@@ -39,12 +43,18 @@ export function toYaml(rules) {
   return `${lines.join("\n")}\n`;
 }
 
-/** One "METHOD path OU" key per line, matched exactly by haproxy's `-f` list. */
+/**
+ * One "METHOD path OU" key per line, matched exactly by haproxy's `-f` list.
+ * @param {Rule[]} rules
+ */
 export function toHaproxyList(rules) {
   return rules.flatMap(({ path, method, ous }) => ous.map((ou) => `${method} ${path} ${ou}`)).join("\n") + "\n";
 }
 
-/** Entries for an nginx `map "$request_method $uri $ou"` block. */
+/**
+ * Entries for an nginx `map "$request_method $uri $ou"` block.
+ * @param {Rule[]} rules
+ */
 export function toNginxMap(rules) {
   return rules.flatMap(({ path, method, ous }) => ous.map((ou) => `    "${method} ${path} ${ou}" 1;`)).join("\n");
 }
