@@ -27,7 +27,7 @@ import {
 } from "./schema.js";
 
 const TOP_KEYS = ["tls", "inbound", "outbound", "admin", "log", "limits", "drainTimeout", "workers"] as const;
-const TLS_KEYS = ["cert", "key", "ca", "crl", "minVersion"] as const;
+const TLS_KEYS = ["cert", "key", "ca", "crl", "minVersion", "sessionIdCache"] as const;
 const INBOUND_KEYS = ["name", "listen", "protocols", "upstream", "acl", "shadowAcl", "mode", "routes"] as const;
 const ROUTE_KEYS = ["name", "pathPrefix", "host", "upstream", "acl", "shadowAcl", "mode"] as const;
 const OUTBOUND_KEYS = ["name", "listen", "upstream", "serverName", "expect", "preserveHost", "unsafeListen"] as const;
@@ -92,12 +92,14 @@ class ConfigReader {
 
   tls(entry: YamlEntry | undefined): Config["tls"] {
     const f = this.fields(entry, '"tls"', TLS_KEYS);
+    const sessionIdCache = f.get("sessionIdCache");
     return {
       cert: this.path(f.get("cert"), "tls.cert", DEFAULTS.tls.cert),
       key: this.path(f.get("key"), "tls.key", DEFAULTS.tls.key),
       ca: this.path(f.get("ca"), "tls.ca", DEFAULTS.tls.ca),
       crl: this.optionalPath(f.get("crl"), "tls.crl"),
       minVersion: this.choice(f.get("minVersion"), "tls.minVersion", ["TLSv1.2", "TLSv1.3"], DEFAULTS.tls.minVersion) as TlsVersion,
+      sessionIdCache: sessionIdCache ? this.src.boolean(sessionIdCache.value, "tls.sessionIdCache") : DEFAULTS.tls.sessionIdCache,
     };
   }
 

@@ -32,6 +32,13 @@ export interface TlsConfig {
   readonly ca: string;
   readonly crl: string | null;
   readonly minVersion: TlsVersion;
+  /**
+   * Keep TLS 1.2 sessions by id for clients that send no ticket extension.
+   * Off by default: Node then pauses every handshake for a lookup and hands
+   * every new session to JavaScript, about 9% more CPU per full handshake
+   * (bench/RESULTS.md), while TLS 1.3 and ticket-capable TLS 1.2 clients resume without it.
+   */
+  readonly sessionIdCache: boolean;
 }
 
 export interface RouteConfig {
@@ -141,7 +148,7 @@ export interface Config {
  * (test/unit/config-reference.test.ts, test/unit/schema.test.ts).
  */
 export const DEFAULTS = Object.freeze({
-  tls: { cert: "/run/secrets/service.crt", key: "/run/secrets/service.key", ca: "/run/secrets/ca.crt", crl: null, minVersion: "TLSv1.2" },
+  tls: { cert: "/run/secrets/service.crt", key: "/run/secrets/service.key", ca: "/run/secrets/ca.crt", crl: null, minVersion: "TLSv1.2", sessionIdCache: false },
   inbound: { listen: "0.0.0.0:8443", protocols: ["h2", "http/1.1"], upstream: "http://127.0.0.1:8080", acl: "acl/service.yaml", shadowAcl: null },
   admin: { listen: "127.0.0.1:9901" },
   log: { level: "info", access: true },

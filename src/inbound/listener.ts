@@ -65,7 +65,7 @@ export class InboundListener {
   private readonly offersHttp1: boolean;
   /** Open TLS connections, for judging their peers again when trust changes. */
   private readonly sockets = new Set<TLSSocket>();
-  /** TLS 1.2 sessions by id, for clients without tickets. */
+  /** TLS 1.2 sessions by id, for clients without tickets; serving only while `tls.sessionIdCache` is on. */
   private readonly sessions = new SessionCache();
   private unsubscribe: () => void;
 
@@ -98,7 +98,7 @@ export class InboundListener {
     this.frontEnd.serve(this.server);
     this.frontEnd.serveHttp2(this.http2);
     this.server.on("tlsClientError", this.onTlsClientError);
-    this.sessions.attach(this.server);
+    this.sessions.serve(this.server, certStore.config.sessionIdCache);
     this.unsubscribe = this.follow(certStore);
   }
 
@@ -120,6 +120,7 @@ export class InboundListener {
       this.unsubscribe = this.follow(options.certStore);
       const next = options.certStore.current;
       this.server.setSecureContext(next.serverOptions);
+      this.sessions.serve(this.server, options.certStore.config.sessionIdCache);
       if (trustChanged(next, previous.certStore.current)) this.judgePeersAgain(next.material);
     }
   }

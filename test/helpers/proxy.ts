@@ -30,6 +30,8 @@ export interface ProxyOptions {
   readonly drainTimeout?: string;
   /** Use these TLS files (absolute paths, already written) instead of writing cert, key and CA into the temp dir. */
   readonly tlsPaths?: { readonly cert: string; readonly key: string; readonly ca: string; readonly crl?: string };
+  /** More keys for the config's `tls` block (sessionIdCache, minVersion). */
+  readonly tls?: Record<string, unknown>;
 }
 
 export interface TestProxy {
@@ -68,7 +70,7 @@ export async function writeProxyFiles(options: ProxyOptions, log: { level: strin
     ...options.extraFiles,
   });
   const config = {
-    tls: options.tlsPaths ?? { cert: "service.crt", key: "service.key", ca: "ca.crt", ...(options.crl ? { crl: "ca.crl" } : {}) },
+    tls: { ...(options.tlsPaths ?? { cert: "service.crt", key: "service.key", ca: "ca.crt", ...(options.crl ? { crl: "ca.crl" } : {}) }), ...options.tls },
     inbound: { listen: "127.0.0.1:0", upstream: options.upstream, acl: "acl.yaml" },
     admin: { listen: "127.0.0.1:0" },
     log: { level: log.level, access: options.access ?? true },

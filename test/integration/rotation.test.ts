@@ -143,12 +143,19 @@ describe("rotation of our own certificate", () => {
 });
 
 describe("rotation of whom we trust", () => {
+  test("by default a TLS 1.2 client without tickets does not resume (tls.sessionIdCache is off)", async () => {
+    const proxy = await startProxy({ ca, acl: ACL, upstream: upstream.url });
+    const first = await handshake(proxy.port, ca, web, { maxVersion: "TLSv1.2", tickets: false });
+    expect(first).toMatchObject({ served: true });
+    expect(await handshake(proxy.port, ca, web, { maxVersion: "TLSv1.2", tickets: false, session: first.session! })).toMatchObject({ resumed: false, served: true });
+  });
+
   test.each([
     ["TLSv1.3", true],
     ["TLSv1.2", true],
     ["TLSv1.2", false],
   ] as const)("after a CA swap, old clients are refused on new handshakes, even by resuming a session (%s, tickets: %s)", async (maxVersion, tickets) => {
-    const proxy = await startProxy({ ca, acl: ACL, upstream: upstream.url });
+    const proxy = await startProxy({ ca, acl: ACL, upstream: upstream.url, tls: { sessionIdCache: !tickets } });
     const before = await handshake(proxy.port, ca, web, { maxVersion, tickets });
     expect(before).toMatchObject({ served: true });
     expect(before.session).toBeDefined();

@@ -31,7 +31,7 @@ async function material(caPem: string, crlPem: string | null = null): Promise<Tl
     ["ca", caPem],
     ["crl", crlPem ?? ""],
   ]);
-  return loadTlsMaterial({ cert: "cert", key: "key", ca: "ca", crl: crlPem === null ? null : "crl", minVersion: "TLSv1.2" }, (file) => files.get(file)!);
+  return loadTlsMaterial({ cert: "cert", key: "key", ca: "ca", crl: crlPem === null ? null : "crl", minVersion: "TLSv1.2", sessionIdCache: false }, (file) => files.get(file)!);
 }
 
 /** What a client presents: its leaf and the intermediates in its chain file. */

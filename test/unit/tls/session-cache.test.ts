@@ -22,7 +22,7 @@ beforeAll(async () => {
 
 async function serve(cache: SessionCache): Promise<{ server: Server; port: number }> {
   const server = createServer({ cert: serverCert.chain, key: serverCert.key, ca: ca.cert, requestCert: true, sessionIdContext: "test" }, (socket) => socket.end("ok"));
-  cache.attach(server);
+  cache.serve(server, true);
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return { server, port: (server.address() as { port: number }).port };
@@ -65,6 +65,20 @@ describe("SessionCache", () => {
     expect((await connectOnce(port, { session: first.session! })).resumed).toBe(true);
     cache.clear();
     expect((await connectOnce(port, { session: first.session! })).resumed).toBe(false);
+  });
+
+  test("turned off, its handlers leave the server (no lookup pauses a handshake) and nothing resumes by id", async () => {
+    const cache = new SessionCache();
+    const { server, port } = await serve(cache);
+    servers.push(server);
+    const first = await connectOnce(port);
+    cache.serve(server, false);
+    expect(server.listenerCount("resumeSession") + server.listenerCount("newSession")).toBe(0);
+    expect(cache.size).toBe(0);
+    expect((await connectOnce(port, { session: first.session! })).resumed).toBe(false);
+    cache.serve(server, true);
+    cache.serve(server, true);
+    expect(server.listenerCount("resumeSession")).toBe(1);
   });
 
   test("TLS 1.3 sessions are not stored: they come back as tickets", async () => {
