@@ -23,6 +23,7 @@ import type { Logger } from "../log/logger.js";
 import { Accounting } from "./accounting.js";
 import { whenIdle, type Connection, type DrainState } from "./connection.js";
 import { Exchange, type Rejection } from "./exchange.js";
+import { Http2AbuseGuard } from "./http2-abuse.js";
 import { isLingering } from "./linger.js";
 import { Http1Request, Http2Request, isGrpc, type ProxiedRequest, type TrailerLimit } from "./request.js";
 import { GrpcResponse, Http2Response, HttpResponse, RawSocketResponse } from "./response.js";
@@ -141,6 +142,8 @@ export class FrontEnd implements DrainState {
   private tooManyTrailers!: Rejection;
   /** Open HTTP/2 sessions, told to go away on drain. */
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** Ends sessions whose streams are mostly refused or reset right away (src/proxy/http2-abuse.ts). */
+  private readonly abuse = new Http2AbuseGuard((_session, reason) => this.onSessionError(Object.assign(new Error(reason), { code: "GP_HTTP2_ABUSE" })));
 
   constructor(private options: FrontEndOptions) {
     this.derive(options);
@@ -229,6 +232,7 @@ export class FrontEnd implements DrainState {
   private readonly onSession = (session: ServerHttp2Session): void => {
     this.sessions.add(session);
     session.once("close", () => this.sessions.delete(session));
+    this.abuse.track(session);
     if (this.drainBegun) session.close();
   };
 
@@ -236,6 +240,7 @@ export class FrontEnd implements DrainState {
     const startedAt = performance.now();
     stream.on("error", ignoreStreamError);
     const session = stream.session as TrackedSession;
+    this.abuse.stream(session, stream, startedAt);
     // The session's socket is a proxy onto the TLS socket: the state lands on the socket, where a trust check finds it.
     session[CONNECTION] ??= this.connectionOf(session.socket as Socket);
     const conn = session[CONNECTION];
