@@ -11,7 +11,10 @@ import { createHash } from "node:crypto";
 import { connect, createServer as createH2cServer, type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, test } from "vitest";
+import { Readable } from "node:stream";
+import { request as undiciRequest } from "undici";
 import { onCleanup } from "../helpers/cleanup.js";
+import { mtlsClient } from "../helpers/client.js";
 import { block, ErrorCode, FrameType, headers, RawH2 } from "../helpers/h2-frames.js";
 import { HOSTILE_ACL, PATH_VECTORS, type PathVector } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
@@ -304,5 +307,39 @@ describe("HTTP/2: large bodies stream both ways with backpressure", () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ bytes: SIZE, sha256: hash.digest("hex") });
     expect(h2c.flow.maxAhead, `the client ran ${h2c.flow.maxAhead} bytes ahead of the upstream`).toBeLessThan(MAX_AHEAD);
+  });
+});
+
+describe("cross-protocol: an HTTP/1.1 client through guardpost to an h2c:// upstream", () => {
+  test("a chunked request body streams to the h2c upstream and its answer comes back; a 4 MiB download arrives whole", async () => {
+    const h2c = await startH2cUpstream();
+    const front = await startProxy({ ca, acl: HOSTILE_ACL, upstream: h2c.url });
+    const client = mtlsClient(ca, web);
+    const hash = createHash("sha256");
+    const parts = Array.from({ length: 64 }, (_, i) => Buffer.alloc(16 * 1024, i));
+    for (const part of parts) hash.update(part);
+    // A Readable body of unknown length: undici sends it chunked, as it is produced.
+    const body = Readable.from(
+      (async function* () {
+        for (const part of parts) {
+          yield part;
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })(),
+    );
+    const res = await undiciRequest(`${front.url}/public/upload`, { dispatcher: client.agent, method: "POST", body, headers: { "content-type": "application/octet-stream" } });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.json()).toEqual({ bytes: 64 * 16 * 1024, sha256: hash.digest("hex") });
+    const seen = h2c.seen.find((r) => r.path === "/public/upload")!;
+    // HTTP/1.1 framing stays behind: no transfer-encoding or connection header goes out over HTTP/2.
+    expect(seen.headers["transfer-encoding"]).toBeUndefined();
+    expect(seen.headers.connection).toBeUndefined();
+    expect(seen.headers["x-forwarded-client-cert"]).toMatch(/^Hash=[0-9a-f]{64};Subject="/);
+
+    const download = await undiciRequest(`${front.url}/public/download/${4 * 1024 * 1024}`, { dispatcher: client.agent });
+    expect(download.statusCode).toBe(200);
+    let bytes = 0;
+    for await (const chunk of download.body) bytes += (chunk as Buffer).length;
+    expect(bytes).toBe(4 * 1024 * 1024);
   });
 });
