@@ -135,6 +135,18 @@ describe("HTTP/2: pseudo-header misuse and connection-specific headers are refus
   });
 });
 
+/** What a paused stream has buffered, up to about `max` bytes: a slow reader's one helping. */
+function readUpTo(stream: { read(): unknown }, max: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let taken = 0; taken < max; ) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk === null) break;
+    chunks.push(chunk);
+    taken += chunk.length;
+  }
+  return chunks;
+}
+
 interface H2cSeen {
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
@@ -173,10 +185,7 @@ async function startH2cUpstream(): Promise<{ url: string; seen: H2cSeen[]; flow:
       // A slow reader: 64 KiB every 4 ms at most.
       const hash = createHash("sha256");
       const readSome = () => {
-        let chunk: Buffer | null;
-        let taken = 0;
-        while (taken < 64 * 1024 && (chunk = stream.read() as Buffer | null) !== null) {
-          taken += chunk.length;
+        for (const chunk of readUpTo(stream, 64 * 1024)) {
           flow.read += chunk.length;
           record.bodyBytes += chunk.length;
           hash.update(chunk);
@@ -259,12 +268,7 @@ describe("HTTP/2: large bodies stream both ways with backpressure", () => {
       let read = 0;
       stream.on("error", reject);
       const readSome = () => {
-        let chunk: Buffer | null;
-        let taken = 0;
-        while (taken < 64 * 1024 && (chunk = stream.read() as Buffer | null) !== null) {
-          taken += chunk.length;
-          read += chunk.length;
-        }
+        for (const chunk of readUpTo(stream, 64 * 1024)) read += chunk.length;
         h2c.flow.maxAhead = Math.max(h2c.flow.maxAhead, h2c.flow.written - read);
         if (stream.readableEnded) return;
         setTimeout(readSome, 4);
