@@ -25,6 +25,7 @@ import type { Logger } from "../log/logger.js";
 import { Accounting } from "./accounting.js";
 import { whenIdle, type Connection, type DrainState } from "./connection.js";
 import { Exchange, type Rejection } from "./exchange.js";
+import { Http2AbuseGuard } from "./http2-abuse.js";
 import { isLingering } from "./linger.js";
 import { Http1Request, Http2Request, isGrpc, isWebSocketUpgrade, type ProxiedRequest, type TrailerLimit } from "./request.js";
 import { GrpcResponse, Http2Response, HttpResponse, RawSocketResponse, UpgradeResponse, type TunnelHost } from "./response.js";
@@ -150,6 +151,8 @@ export class FrontEnd implements DrainState {
   private readonly tunnels = new Set<Tunnel>();
   /** Set once every tunnel must close (the drain deadline passed, or stop): one that opens after is closed at once. */
   private tunnelsClosedFor: TunnelEnd | null = null;
+  /** Ends sessions whose streams are mostly refused or reset right away (src/proxy/http2-abuse.ts). */
+  private readonly abuse = new Http2AbuseGuard((_session, reason) => this.onSessionError(Object.assign(new Error(reason), { code: "GP_HTTP2_ABUSE" })));
 
   constructor(private options: FrontEndOptions) {
     this.derive(options);
@@ -296,6 +299,7 @@ export class FrontEnd implements DrainState {
   private readonly onSession = (session: ServerHttp2Session): void => {
     this.sessions.add(session);
     session.once("close", () => this.sessions.delete(session));
+    this.abuse.track(session);
     if (this.drainBegun) session.close();
   };
 
@@ -303,6 +307,7 @@ export class FrontEnd implements DrainState {
     const startedAt = performance.now();
     stream.on("error", ignoreStreamError);
     const session = stream.session as TrackedSession;
+    this.abuse.stream(session, stream, startedAt);
     // The session's socket is a proxy onto the TLS socket: the state lands on the socket, where a trust check finds it.
     session[CONNECTION] ??= this.connectionOf(session.socket as Socket);
     const conn = session[CONNECTION];

@@ -30,6 +30,7 @@ import type { X509Certificate } from "node:crypto";
 import { createServer as createHttp2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { answerInfo } from "../errors.js";
+import { grpcMessage } from "../proxy/response.js";
 import { verifyReason } from "./handshake-failure.js";
 
 /** How long a refused connection is kept for the client to read its answer and close; then it is destroyed. */
@@ -163,7 +164,7 @@ function refusalSessions(): Http2Server {
       return;
     }
     if (String(headers["content-type"] ?? "").startsWith("application/grpc")) {
-      stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": String(info.grpcStatus), "grpc-message": encodeURIComponent(`${answer.refusal.alert}: ${answer.refusal.message}`) }, { endStream: true });
+      stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": String(info.grpcStatus), "grpc-message": grpcMessage(`${answer.refusal.alert}: ${answer.refusal.message}`) }, { endStream: true });
     } else {
       stream.respond({ ":status": info.httpStatus, "content-type": "application/json" });
       stream.end(answer.body);

@@ -74,6 +74,13 @@ export function grpcClient(ca: CertificateAuthority, cert: IssuedCertificate, po
   return client;
 }
 
+/** An Echo client speaking h2c without TLS (a local service calling an outbound listener at `port`). */
+export function insecureClient(port: number): EchoClient {
+  const client = new (echoService().Client)(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  onCleanup(() => client.close());
+  return client;
+}
+
 /** A unary Say call as a promise: the answer, or the gRPC error. */
 export function say(client: EchoClient, text: string, options: grpc.CallOptions = {}, metadata = new grpc.Metadata()): Promise<{ response?: EchoMessage; error?: grpc.ServiceError; initial?: grpc.Metadata; trailing?: grpc.Metadata }> {
   return new Promise((resolve) => {

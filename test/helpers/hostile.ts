@@ -38,11 +38,14 @@ export type PathOutcome =
 export interface PathVector {
   readonly name: string;
   readonly raw: string;
+  /** The method and request-target in `raw`, for replaying the vector over another protocol (HTTP/2's :method and :path). */
+  readonly method: string;
+  readonly target: string;
   readonly outcome: PathOutcome;
 }
 
 function vector(name: string, target: string, outcome: PathOutcome, method = "GET"): PathVector {
-  return { name, raw: get(target, method), outcome };
+  return { name, raw: get(target, method), method, target, outcome };
 }
 
 /** Node's parser refuses these bytes before guardpost sees a request: 400 with an empty method and path. */
@@ -106,8 +109,8 @@ export const PATH_VECTORS: readonly PathVector[] = [
   vector("GET http://localhost/admin (absolute-form) is refused", "http://localhost/admin", { status: 400, errorPath: "http://localhost/admin" }),
   vector("GET http://localhost/public/x (absolute-form, even for a granted path) is refused", "http://localhost/public/x", { status: 400, errorPath: "http://localhost/public/x" }),
   vector("GET HTTPS://LOCALHOST/admin (absolute-form, upper case) is refused", "HTTPS://LOCALHOST/admin", { status: 400, errorPath: "HTTPS://LOCALHOST/admin" }),
-  { name: "CONNECT localhost:443 (authority-form) is refused", raw: `CONNECT localhost:443 HTTP/1.1\r\n${HOST}\r\n`, outcome: { status: "refused" } },
-  { name: "CONNECT /admin is refused", raw: `CONNECT /admin HTTP/1.1\r\n${HOST}\r\n`, outcome: { status: "refused" } },
+  { name: "CONNECT localhost:443 (authority-form) is refused", raw: `CONNECT localhost:443 HTTP/1.1\r\n${HOST}\r\n`, method: "CONNECT", target: "localhost:443", outcome: { status: "refused" } },
+  { name: "CONNECT /admin is refused", raw: `CONNECT /admin HTTP/1.1\r\n${HOST}\r\n`, method: "CONNECT", target: "/admin", outcome: { status: "refused" } },
   vector("OPTIONS * (asterisk-form) is refused", "*", { status: 400, errorPath: "*" }, "OPTIONS"),
   // Unreserved encodings are decoded before the ACL looks.
   vector("/%61dmin is judged as /admin", "/%61dmin", { status: 403, judged: "/admin" }),

@@ -5,7 +5,7 @@
  */
 import { connect, constants } from "node:http2";
 import { beforeAll, describe, expect, test } from "vitest";
-import { grpc, grpcClient, say, startGrpcServer, type EchoMessage } from "../helpers/grpc.js";
+import { grpc, grpcClient, insecureClient, say, startGrpcServer, type EchoMessage } from "../helpers/grpc.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
 import { metricValue } from "../helpers/metrics.js";
@@ -123,6 +123,108 @@ describe("gRPC through guardpost", () => {
     expect(answer).toMatchObject({ status: 200, trailersOnly: true, grpcStatus: String(grpc.status.DEADLINE_EXCEEDED) });
     expect(answer.grpcMessage).toContain("grpc-timeout 300m");
     await expect.poll(() => cancelled).toBe(true);
+  });
+});
+
+describe("gRPC: who may call, cancels, and the outbound side", () => {
+  /** An Echo server whose Say counts the calls that reach it. */
+  async function countingServer(): Promise<{ url: string; calls: () => number }> {
+    let calls = 0;
+    const server = await startGrpcServer({
+      Say: (call: grpc.ServerUnaryCall<EchoMessage, EchoMessage>, callback: grpc.sendUnaryData<EchoMessage>) => {
+        calls++;
+        callback(null, { text: `echo: ${call.request.text}` });
+      },
+    });
+    return { url: server.url, calls: () => calls };
+  }
+
+  // The README ("Security notes"): a refused client certificate is answered, not reset; a gRPC client gets
+  // 16 UNAUTHENTICATED naming the TLS alert and the reason, where a bare handshake failure would give 14 UNAVAILABLE.
+  test("an expired client certificate fails the call with UNAUTHENTICATED naming certificate_expired, and never reaches the server", async () => {
+    const counting = await countingServer();
+    const front = await startProxy({ ca, acl: ACL, upstream: counting.url });
+    const expired = await ca.issue({ cn: "web-old", ou: "web", notBefore: new Date(Date.now() - 7_200_000), notAfter: new Date(Date.now() - 60_000) });
+    const { error } = await say(grpcClient(ca, expired, front.port), "hi", { deadline: Date.now() + 5000 });
+    expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(error?.details).toMatch(/^certificate_expired: the client certificate \(.*CN=web-old.*\) expired at /);
+    // The same call with a valid certificate goes through: the refusal is the certificate's.
+    expect((await say(grpcClient(ca, web, front.port), "hi")).response?.text).toBe("echo: hi");
+    expect(counting.calls()).toBe(1);
+    expect(front.logs.find({ event: "tls_handshake_failed", reason: "expired" }).length).toBeGreaterThan(0);
+  });
+
+  test("a client certificate the CRL revokes fails the call with UNAUTHENTICATED naming certificate_revoked, and never reaches the server", async () => {
+    const counting = await countingServer();
+    const revoked = await ca.issue({ cn: "web-revoked", ou: "web" });
+    const front = await startProxy({ ca, acl: ACL, upstream: counting.url, crl: await ca.crl([revoked]) });
+    const { error } = await say(grpcClient(ca, revoked, front.port), "hi", { deadline: Date.now() + 5000 });
+    expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(error?.details).toMatch(/^certificate_revoked: /);
+    expect((await say(grpcClient(ca, web, front.port), "hi")).response?.text).toBe("echo: hi");
+    expect(counting.calls()).toBe(1);
+    expect(front.logs.find({ event: "tls_handshake_failed", reason: "revoked" }).length).toBeGreaterThan(0);
+  });
+
+  test("a client that cancels a server-streaming call has the call cancelled at the server", async () => {
+    let cancelled = false;
+    let started = false;
+    const server = await startGrpcServer({
+      Repeat: (call: grpc.ServerWritableStream<EchoMessage, EchoMessage>) => {
+        started = true;
+        call.on("cancelled", () => {
+          cancelled = true;
+        });
+        // One message, then the stream stays open until the client goes away.
+        call.write({ text: `${call.request.text} #0` });
+      },
+    });
+    const front = await startProxy({ ca, acl: ACL, upstream: server.url });
+    const call = grpcClient(ca, web, front.port).Repeat({ text: "x" });
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      call.on("data", () => call.cancel());
+      call.on("error", () => undefined);
+      call.on("status", resolve);
+    });
+    expect(status.code).toBe(grpc.status.CANCELLED);
+    expect(started).toBe(true);
+    await expect.poll(() => cancelled, { timeout: 3000 }).toBe(true);
+  });
+
+  test("outbound: a local grpc-js client speaking h2c to an outbound listener reaches a gRPC server behind another guardpost over mTLS", async () => {
+    const server = await startGrpcServer();
+    // The callee's sidecar: mTLS in, h2c to its gRPC server; it grants the caller's sidecar (OU=sidecar).
+    const callee = await startProxy({ ca, acl: "version: 1\npaths:\n  /guardpost.test.v1.Echo/**:\n    POST: [OU=sidecar]\n", upstream: server.url });
+    // The caller's sidecar: an outbound listener to the callee's.
+    const caller = await startProxy({
+      ca,
+      acl: ACL,
+      upstream: "http://127.0.0.1:9",
+      extra: { outbound: [{ listen: "127.0.0.1:0", upstream: `https://127.0.0.1:${callee.port}`, serverName: "localhost", expect: ["OU=sidecar"] }] },
+    });
+    const outboundPort = [...caller.guardpost.addresses.outbound.values()][0]!.port;
+    const client = insecureClient(outboundPort);
+    const { response, error, trailing } = await say(client, "via outbound");
+    expect(error).toBeUndefined();
+    // The callee's sidecar added its XFCC naming the caller's sidecar certificate.
+    expect(response!.text).toMatch(/^echo: via outbound; xfcc: Hash=[0-9a-f]{64};Subject="[^"]*OU=sidecar/);
+    expect(trailing?.get("x-trailer")).toEqual(["from-upstream"]);
+    // Streaming works the same way.
+    const replies: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const chat = client.Chat();
+      chat.on("data", (m: EchoMessage) => {
+        replies.push(m.text);
+        if (replies.length < 3) chat.write({ text: `m${replies.length}` });
+        else chat.end();
+      });
+      chat.on("end", resolve);
+      chat.on("error", reject);
+      chat.write({ text: "m0" });
+    });
+    expect(replies).toEqual(["re: m0", "re: m1", "re: m2"]);
+    expect(caller.logs.find({ msg: "request", protocol: "grpc", path: "/guardpost.test.v1.Echo/Say" }).length).toBe(1);
+    expect(callee.logs.find({ msg: "request", protocol: "grpc", path: "/guardpost.test.v1.Echo/Say", decision: "allow" }).length).toBe(1);
   });
 });
 
