@@ -6,6 +6,11 @@
  * start(ctx, aclKind) resolves to { proc, host, port, protocol } once the
  * process listens, or throws with the reason (the harness then skips the
  * contender and prints the reason).
+ *
+ * `speaks` lists what a contender serves: "http1", "h2" (HTTP/2 over TLS by
+ * ALPN), "grpc" (gRPC calls to the h2c gRPC service); a scenario runs only
+ * the contenders that speak its protocol. The "grpc" ACL kind means the gRPC
+ * ACL in front of the gRPC service (ctx.upstreamFor picks the upstream).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -50,6 +55,7 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
     description,
     tls: true,
     acl: true,
+    speaks: ["http1", "h2", "grpc"],
     optIn: workers > 1,
     async start(ctx, aclKind) {
       const main = cli ?? ctx.guardpostCli;
@@ -57,7 +63,7 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
       const port = await freePort();
       const adminPort = await freePort();
       const config = join(ctx.tmpDir, `${name}-${aclKind}.yaml`);
-      writeFileSync(config, guardpostConfig({ port, adminPort, pki: ctx.pki.paths, upstreamUrl: ctx.upstream.url, aclFile: ctx.acl[aclKind].yaml, accessLog, workers }));
+      writeFileSync(config, guardpostConfig({ port, adminPort, pki: ctx.pki.paths, upstreamUrl: ctx.upstreamFor(aclKind).url, aclFile: ctx.acl[aclKind].yaml, accessLog, workers }));
       const proc = startProcess({
         name: `${name}-${aclKind}`,
         command: ctx.node,
@@ -75,17 +81,18 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
 }
 
 /** A Node contender from this folder: argv[2] is its JSON options. */
-function nodeScript(name, script, description, { acl = true } = {}) {
+function nodeScript(name, script, description, { acl = true, family = name, speaks = ["http1"] } = {}) {
   return {
     name,
-    family: name,
+    family,
     description,
     tls: true,
     acl,
+    speaks,
     async start(ctx, aclKind) {
       const port = await freePort();
       const { cert, key, ca } = ctx.pki.paths;
-      const options = { host: HOST, port, cert, key, ca, upstream: ctx.upstream.url, acl: ctx.acl[aclKind].yaml };
+      const options = { host: HOST, port, cert, key, ca, upstream: ctx.upstreamFor(aclKind).url, acl: ctx.acl[aclKind].yaml };
       const proc = startProcess({
         name: `${name}-${aclKind}`,
         command: ctx.node,
@@ -108,14 +115,16 @@ function render(template, values) {
   });
 }
 
-function native(name, description, prepare) {
+/** A Debian-packaged proxy; `command` is the program (and package) name, shared by a family's variants. */
+function native(name, description, prepare, { command = name, speaks = ["http1"] } = {}) {
   return {
     name,
-    family: name,
+    family: command,
     description,
     tls: true,
     acl: true,
-    native: name,
+    speaks,
+    native: command,
     async start(ctx, aclKind) {
       const port = await freePort();
       const dir = join(ctx.tmpDir, `${name}-${aclKind}`);
@@ -128,8 +137,8 @@ function native(name, description, prepare) {
         KEY: ctx.pki.paths.key,
         CERT_AND_KEY: ctx.pki.paths.certAndKey,
         CA: ctx.pki.paths.ca,
-        UPSTREAM_HOST: ctx.upstream.host,
-        UPSTREAM_PORT: ctx.upstream.port,
+        UPSTREAM_HOST: ctx.upstreamFor(aclKind).host,
+        UPSTREAM_PORT: ctx.upstreamFor(aclKind).port,
       };
       const { command, args } = prepare(ctx, aclKind, dir, values);
       const proc = startProcess({ name: `${name}-${aclKind}`, command, args, cwd: dir, logDir: ctx.logDir, cpu: ctx.proxyCpu });
@@ -153,6 +162,42 @@ const nginx = native("nginx", "nginx (Debian package), one worker, ACL as a map"
   // -e: errors to stderr from the start, before the config names a log
   return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
 });
+
+const haproxyH2 = native(
+  "haproxy-h2",
+  "haproxy (Debian package), one thread, `alpn h2,http/1.1`, ACL as an exact-match list; `proto h2` to the gRPC service",
+  (ctx, aclKind, dir, values) => {
+    const config = join(dir, "haproxy.cfg");
+    const template = readFileSync(join(ctx.benchDir, "templates", "haproxy-h2.cfg"), "utf8");
+    writeFileSync(config, render(template, { ...values, ACL_LIST: ctx.acl[aclKind].haproxy, SERVER_OPTIONS: aclKind === "grpc" ? "proto h2" : "" }));
+    return { command: "haproxy", args: ["-db", "-f", config] };
+  },
+  { command: "haproxy", speaks: ["h2", "grpc"] },
+);
+
+const NGINX_FORWARD = {
+  http: [
+    "proxy_pass http://service;",
+    "proxy_http_version 1.1;",
+    'proxy_set_header Connection "";',
+    "proxy_set_header Host $host;",
+    "proxy_set_header X-Forwarded-Proto https;",
+  ],
+  grpc: ["grpc_pass grpc://service;"],
+};
+
+const nginxH2 = native(
+  "nginx-h2",
+  "nginx (Debian package), one worker, `listen ... ssl http2`, ACL as a map; `grpc_pass` to the gRPC service",
+  (ctx, aclKind, dir, values) => {
+    const config = join(dir, "nginx.conf");
+    const template = readFileSync(join(ctx.benchDir, "templates", "nginx-h2.conf"), "utf8");
+    const forward = NGINX_FORWARD[aclKind === "grpc" ? "grpc" : "http"].map((line) => `            ${line}`).join("\n");
+    writeFileSync(config, render(template, { ...values, ACL_MAP: ctx.acl[aclKind].nginxMap, FORWARD: forward }));
+    return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
+  },
+  { command: "nginx", speaks: ["h2", "grpc"] },
+);
 
 /** The upstream itself over plain HTTP: what the service does without any proxy. */
 const direct = {
@@ -178,9 +223,21 @@ export const CONTENDERS = [
   nginx,
   nodeScript("bare-node", "servers/bare-tls.js", "Node https mTLS server answering by itself (no upstream, no ACL)", { acl: false }),
   direct,
+  // HTTP/2 and gRPC only (scenarios h2get, grpc-unary)
+  nodeScript("minimal-node-h2", "baseline/minimal-h2-proxy.js", "the HTTP/2 yardstick: ~90 lines of Node, http2.createSecureServer, Map ACL, undici Pool or one h2c session (bench/baseline)", {
+    family: "minimal-node",
+    speaks: ["h2", "grpc"],
+  }),
+  haproxyH2,
+  nginxH2,
 ];
 
+/** The yardstick of the HTTP/1.1 scenarios; a scenario may name its own (`scenario.baseline`). */
 export const BASELINE = "minimal-node";
+export const H2_BASELINE = "minimal-node-h2";
+
+/** True when the contender serves `protocol` ("http1" unless it says otherwise). */
+export const speaks = (contender, protocol) => (contender.speaks ?? ["http1"]).includes(protocol);
 
 /** The README's admin endpoints: /readyz answers 200 once certificates, ACL and listeners are in service. */
 async function settleReady(proc, adminPort, timeoutMs = 10_000) {

@@ -24,8 +24,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { BASELINE, CONTENDERS, guardpost } from "./contenders.js";
-import { toHaproxyList, toNginxMap, toYaml, bigRules, smallRules } from "./lib/acl.js";
+import { BASELINE, CONTENDERS, guardpost, speaks } from "./contenders.js";
+import { toHaproxyList, toNginxMap, toYaml, bigRules, grpcRules, smallRules } from "./lib/acl.js";
 import { admissionCheck } from "./lib/checks.js";
 import { autocannonRun } from "./lib/load.js";
 import { parseOptions, USAGE } from "./lib/options.js";
@@ -42,6 +42,9 @@ const HANDSHAKE_CONCURRENCY = 8;
 const PACED_CONNECTIONS = 32;
 
 const log = (message) => process.stderr.write(`${message}\n`);
+/** A contender takes part in a scenario when it speaks the scenario's protocol and the scenario wants it. */
+const takesPart = (scenario, contender) => speaks(contender, scenario.protocol ?? "http1") && scenario.eligible(contender);
+const baselineOf = (scenario) => scenario.baseline ?? BASELINE;
 
 async function main() {
   let options, scenarios, chosen;
@@ -60,7 +63,9 @@ async function main() {
     return 0;
   }
 
-  const contenders = chosen.filter((c) => scenarios.some((s) => s.eligible(c)));
+  const contenders = chosen.filter((c) => scenarios.some((s) => takesPart(s, c)));
+  for (const s of scenarios.filter((s) => !contenders.some((c) => takesPart(s, c)))) log(`[${s.name}] left out: none of the chosen contenders takes part in it`);
+  scenarios = scenarios.filter((s) => contenders.some((c) => takesPart(s, c)));
   if (!canReadCpu()) log("note: /proc/<pid>/stat is not readable here; CPU columns will be empty");
   let node;
   try {
@@ -73,12 +78,12 @@ async function main() {
   log(pinning.plan ? `pinned: proxy under test on CPU ${pinning.plan.proxy}, load generator and upstream on CPU ${pinning.plan.loader}` : `not pinned: ${pinning.why}`);
 
   const unavailable = new Map(); // contender name -> why it cannot run at all
-  const natives = contenders.filter((c) => c.native).map((c) => c.native);
+  const natives = [...new Set(contenders.filter((c) => c.native).map((c) => c.native))];
   if (natives.length > 0) {
     const missing = options.install
       ? ensureDebianPackages(natives, log)
       : new Map(natives.filter((n) => !hasCommand(n)).map((n) => [n, `${n} is not installed (--no-install)`]));
-    for (const [name, why] of missing) unavailable.set(name, why);
+    for (const c of contenders) if (missing.has(c.native)) unavailable.set(c.name, missing.get(c.native));
   }
 
   const tmpDir = mkdtempSync(join(tmpdir(), "guardpost-bench-"));
@@ -88,11 +93,13 @@ async function main() {
   mkdirSync(logDir);
   const instances = new Map(); // "name/aclKind" -> Promise<{target, proc} | {failure}>
   let upstream;
+  let grpcUpstream;
   try {
     log(`temp dir ${tmpDir}`);
     const pki = await makePki(tmpDir);
     const acl = { small: writeAcl(tmpDir, "small", smallRules()) };
     if (scenarios.some((s) => s.aclKind === "big")) acl.big = writeAcl(tmpDir, "big", bigRules());
+    if (scenarios.some((s) => s.aclKind === "grpc")) acl.grpc = writeAcl(tmpDir, "grpc", grpcRules());
 
     const upstreamPort = await freePort();
     const upstreamProc = startProcess({
@@ -105,13 +112,28 @@ async function main() {
     });
     await waitForPort(upstreamPort, { proc: upstreamProc });
     upstream = { proc: upstreamProc, host: "127.0.0.1", port: upstreamPort, url: `http://127.0.0.1:${upstreamPort}` };
+    // The gRPC service (h2c) behind the "grpc" ACL kind, only when a scenario needs it.
+    if (scenarios.some((s) => s.aclKind === "grpc")) {
+      const port = await freePort();
+      const proc = startProcess({
+        name: "grpc-upstream",
+        command: process.execPath,
+        args: [join(benchDir, "servers", "grpc-upstream.js"), JSON.stringify({ host: "127.0.0.1", port })],
+        cwd: repoRoot,
+        logDir,
+        cpu: pinning.plan?.loader,
+      });
+      grpcUpstream = { proc, host: "127.0.0.1", port, url: `h2c://127.0.0.1:${port}` };
+      await waitForPort(port, { proc });
+    }
     const nodeFlags = (name) => {
       if (!options.profile) return [];
       const dir = resolve(options.profile, name);
       mkdirSync(dir, { recursive: true });
       return ["--cpu-prof", "--cpu-prof-dir", dir];
     };
-    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy, loaderCpu: pinning.plan?.loader };
+    const upstreamFor = (aclKind) => (aclKind === "grpc" ? grpcUpstream : upstream);
+    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, upstreamFor, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy, loaderCpu: pinning.plan?.loader };
 
     /** Starts a contender once per ACL and runs the checks every contender must pass. */
     const instance = (contender, aclKind) => {
@@ -142,6 +164,8 @@ async function main() {
       rounds: options.rounds,
       warmup: options.warmup,
       connections: options.connections,
+      sessions: options.sessions,
+      streams: options.streams,
       handshakeConcurrency: HANDSHAKE_CONCURRENCY,
       pacedConnections: PACED_CONNECTIONS,
       quick: options.quick,
@@ -149,7 +173,7 @@ async function main() {
       notPinnedBecause: pinning.why,
       contenderNode: { path: node, version: nodeVersion(node) },
     };
-    const loadBase = { connections: options.connections, tls: pki.client, handshakeConcurrency: HANDSHAKE_CONCURRENCY, pacedConnections: PACED_CONNECTIONS };
+    const loadBase = { connections: options.connections, sessions: options.sessions, streams: options.streams, tls: pki.client, handshakeConcurrency: HANDSHAKE_CONCURRENCY, pacedConnections: PACED_CONNECTIONS };
     const results = {
       meta: {
         command: commandLine(),
@@ -166,8 +190,8 @@ async function main() {
     const started = performance.now();
 
     for (const scenario of scenarios) {
-      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit, resumes: scenario.resumes };
-      record.entries = await checkedEntries(scenario, contenders.filter((c) => scenario.eligible(c)), instance, pki);
+      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit, resumes: scenario.resumes, baseline: baselineOf(scenario) };
+      record.entries = await checkedEntries(scenario, contenders.filter((c) => takesPart(scenario, c)), instance, pki);
       results.scenarios.push(record);
       const timed = record.entries.filter((e) => e.inst);
       if (timed.length === 0) {
@@ -185,15 +209,15 @@ async function main() {
         record.rate = load.rate = Math.round(peak.rps / 2);
         record.rateSource = peak.source;
       }
-      await timeRounds(scenario, timed, load, options, upstream.proc);
-      addPairedRatios(record, BASELINE);
+      await timeRounds(scenario, timed, load, options, upstreamFor(scenario.aclKind).proc);
+      addPairedRatios(record, record.baseline);
       // what the default's access log costs, measured the same way
       addComparisons(record, [["guardpost", "guardpost-noaccess"], ...options.also.map(({ name }) => [name, "guardpost-noaccess"])]);
       if (scenario.aclKind === "big") await stopInstances(instances, (key) => key.endsWith("/big"));
     }
     results.meta.elapsedSeconds = Math.round((performance.now() - started) / 1000);
 
-    for (const scenario of results.scenarios) process.stdout.write(`\n${textTable(scenario, BASELINE)}\n`);
+    for (const scenario of results.scenarios) process.stdout.write(`\n${textTable(scenario, scenario.baseline)}\n`);
     const outDir = resolve(options.out ?? join(repoRoot, ".bench-tmp"));
     mkdirSync(outDir, { recursive: true });
     const markdown = markdownReport(results);
@@ -210,6 +234,7 @@ async function main() {
   } finally {
     await stopInstances(instances, () => true);
     await upstream?.proc.stop();
+    await grpcUpstream?.proc.stop();
     if (options.keepTmp) log(`kept ${tmpDir}`);
   }
 }
@@ -331,6 +356,7 @@ function versions(contenders) {
     autocannon: require("autocannon/package.json").version,
     undici: require("undici/package.json").version,
     "http-proxy": require("http-proxy/package.json").version,
+    "@grpc/grpc-js": require("@grpc/grpc-js/package.json").version,
   };
   for (const c of contenders) {
     if (!c.native) continue;

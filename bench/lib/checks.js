@@ -6,9 +6,10 @@
  */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { PATHS, POST_BYTES, SMALL_BODY } from "./wire.js";
+import { h2Session } from "./load.js";
+import { GRPC_PATHS, PATHS, POST_BYTES, SMALL_BODY } from "./wire.js";
 
-/** One request on a fresh connection. Resolves {status, headers, body} or {error}. */
+/** One HTTP/1.1 request on a fresh connection. Resolves {status, headers, body} or {error}. */
 export function fetchOnce(target, { method = "GET", path, body, tls }) {
   const send = target.protocol === "https" ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
@@ -36,6 +37,32 @@ export function fetchOnce(target, { method = "GET", path, body, tls }) {
   });
 }
 
+/** One GET over a fresh HTTP/2 session (ALPN h2). Resolves {status, headers, body} or {error}. */
+export async function fetchOnceH2(target, { path, tls }) {
+  let session;
+  try {
+    session = await h2Session(target, tls);
+  } catch (error) {
+    return { error };
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => session.destroy(new Error("timed out after 5 s")), 5000);
+    const req = session.request({ ":method": "GET", ":path": path }, { endStream: true });
+    const chunks = [];
+    let headers = {};
+    req.on("response", (h) => (headers = h));
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => resolve({ status: headers[":status"], headers, body: Buffer.concat(chunks).toString("utf8") }));
+    req.on("error", (error) => resolve({ error }));
+    // a server that refuses the certificate after a TLS 1.3 handshake ends the session instead
+    session.on("close", () => resolve({ error: new Error("session closed before an answer") }));
+    req.on("close", () => {
+      clearTimeout(timer);
+      session.close();
+    });
+  });
+}
+
 function describe(res) {
   if (res.error) return `error ${res.error.code ?? res.error.message}`;
   return `${res.status} ${JSON.stringify(res.body.slice(0, 80))}`;
@@ -54,17 +81,18 @@ function expectDenied(what, res) {
   return `${what}: expected 403 from the proxy, got ${describe(res)}`;
 }
 
-/** Checks every contender passes once, right after it starts. */
+/** Checks every contender passes once, right after it starts (over HTTP/2 for a contender that speaks only that). */
 export async function admissionCheck(target, contender, pki) {
+  const get = (contender.speaks ?? ["http1"]).includes("http1") ? fetchOnce : fetchOnceH2;
   if (contender.tls) {
-    const anonymous = await fetchOnce(target, { path: PATHS.small, tls: pki.anonymous });
+    const anonymous = await get(target, { path: PATHS.small, tls: pki.anonymous });
     // nginx completes the handshake and answers 400; the others refuse the handshake.
     if (!anonymous.error && (anonymous.status < 400 || anonymous.headers["x-upstream"] !== undefined)) {
       return `a client without a certificate was served: ${describe(anonymous)}`;
     }
   }
   if (contender.acl) {
-    const other = await fetchOnce(target, { path: PATHS.small, tls: pki.other });
+    const other = await get(target, { path: PATHS.small, tls: pki.other });
     const failure = expectDenied("GET /small as OU=marketing", other);
     if (failure) return failure;
   }
@@ -92,6 +120,53 @@ export const expectations = {
     return expectDenied("GET /svc/99999 (not in the ACL)", await fetchOnce(target, { path: "/svc/99999", tls: pki.client }));
   },
 };
+
+/** A client without a certificate gets no service: a refused handshake, or an answer of 400 or more from the proxy. */
+function expectRefused(what, res) {
+  if (res.error || (res.status >= 400 && res.headers["x-upstream"] === undefined)) return null;
+  return `${what}: a client without a certificate was served: ${describe(res)}`;
+}
+
+/** Over HTTP/2 (ALPN h2): allowed, denied by path, denied by identity, no certificate. */
+export async function h2Expectations(target, pki) {
+  return (
+    expectOk("h2 GET /small", await fetchOnceH2(target, { path: PATHS.small, tls: pki.client }), SMALL_BODY) ??
+    expectDenied("h2 GET /admin as OU=web", await fetchOnceH2(target, { path: PATHS.admin, tls: pki.client })) ??
+    expectDenied("h2 GET /small as OU=marketing", await fetchOnceH2(target, { path: PATHS.small, tls: pki.other })) ??
+    expectRefused("h2 GET /small", await fetchOnceH2(target, { path: PATHS.small, tls: pki.anonymous }))
+  );
+}
+
+/**
+ * gRPC with grpc-js: Say as OU=web answers OK with the text echoed; a method
+ * OU=web is not granted, and Say as OU=marketing, end in status 7 without
+ * reaching the service; a client without a certificate gets no OK answer.
+ */
+export async function grpcExpectations(target, pki) {
+  const { echoClient, grpc, unaryCall } = await import("./grpc.js");
+  const call = async (tls, path) => {
+    const client = echoClient(target, tls);
+    try {
+      return await unaryCall(client, path, "check");
+    } finally {
+      client.close();
+    }
+  };
+  const show = (r) => (r.error ? `status ${r.error.code} ${JSON.stringify(r.error.details)}` : `OK ${JSON.stringify(r.response)}`);
+  const ok = await call(pki.client, GRPC_PATHS.say);
+  if (ok.error || ok.response?.text !== "check" || !ok.upstream) return `Say as OU=web: expected OK "check" from the service, got ${show(ok)}`;
+  for (const [what, tls, path] of [
+    [`${GRPC_PATHS.denied} as OU=web`, pki.client, GRPC_PATHS.denied],
+    ["Say as OU=marketing", pki.other, GRPC_PATHS.say],
+  ]) {
+    const r = await call(tls, path);
+    if (r.upstream) return `${what}: the call reached the service`;
+    if (r.error?.code !== grpc.status.PERMISSION_DENIED) return `${what}: expected status 7 PERMISSION_DENIED, got ${show(r)}`;
+  }
+  const anonymous = await call(pki.anonymous, GRPC_PATHS.say);
+  if (!anonymous.error || anonymous.upstream) return `Say without a client certificate was served: ${show(anonymous)}`;
+  return null;
+}
 
 /**
  * A resumed connection must still be served as the certificate's identity

@@ -7,9 +7,13 @@
  *   tickets, or TLS 1.2 session ids).
  * - pacedRun: open-loop requests at a fixed rate, latency measured from when
  *   each request was due (so a stalled proxy cannot hide its queue).
+ * - h2Run / grpcUnaryRun: closed-loop HTTP/2 and gRPC unary calls, N
+ *   sessions (channels) with M calls in flight on each, from this process:
+ *   h2load has no client-certificate option (bench/RESULTS.md).
  */
 import { performance } from "node:perf_hooks";
 import { constants } from "node:crypto";
+import { connect as h2Connect } from "node:http2";
 import { createSecureContext, connect as tlsConnect } from "node:tls";
 import autocannon from "autocannon";
 import { Pool } from "undici";
@@ -188,4 +192,111 @@ function percentiles(values) {
   const sorted = Float64Array.from(values).sort();
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] };
+}
+
+/** An HTTP/2 session over TLS with the client certificate; resolves once connected with ALPN h2. */
+export function h2Session(target, tls) {
+  return new Promise((resolve, reject) => {
+    const session = h2Connect(`https://${target.host}:${target.port}`, { ...tls, ALPNProtocols: ["h2"] });
+    session.once("error", reject);
+    session.once("connect", () => {
+      session.removeListener("error", reject);
+      session.on("error", () => {});
+      if (session.alpnProtocol === "h2") resolve(session);
+      else {
+        session.destroy();
+        reject(new Error(`ALPN chose ${session.alpnProtocol}, not h2`));
+      }
+    });
+  });
+}
+
+/**
+ * `sessions` HTTP/2 sessions opened first, then `streams` loops on each:
+ * GET `path`, read the answer to its end, repeat until `duration` seconds
+ * have passed. A stream counts when its status is `expectStatus`.
+ */
+export async function h2Run(target, { sessions, streams, duration, path, expectStatus = 200, tls }) {
+  const opened = await Promise.all(Array.from({ length: sessions }, () => h2Session(target, tls)));
+  const headers = { ":method": "GET", ":path": path };
+  const times = [];
+  let ok = 0;
+  let failed = 0;
+  const start = performance.now();
+  const deadline = start + duration * 1000;
+  let lastEnd = start;
+  const once = (session) =>
+    new Promise((resolve) => {
+      const begun = performance.now();
+      let status = 0;
+      const req = session.request(headers, { endStream: true });
+      req.on("response", (h) => (status = h[":status"]));
+      req.on("data", () => {});
+      req.on("error", () => {});
+      req.on("close", () => {
+        const end = performance.now();
+        lastEnd = Math.max(lastEnd, end);
+        if (status === expectStatus && req.rstCode === 0) {
+          ok++;
+          times.push(end - begun);
+        } else {
+          failed++;
+        }
+        resolve();
+      });
+    });
+  const loop = async (session) => {
+    while (performance.now() < deadline && !session.destroyed) await once(session);
+  };
+  try {
+    await Promise.all(opened.flatMap((session) => Array.from({ length: streams }, () => loop(session))));
+  } finally {
+    for (const session of opened) session.close();
+  }
+  const seconds = (lastEnd - start) / 1000;
+  return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+}
+
+/**
+ * `channels` grpc-js clients, each its own TLS connection with the client
+ * certificate, connected first; then `concurrency` loops on each of unary
+ * Say calls until `duration` seconds have passed. A call counts when it
+ * returns OK with the text sent.
+ */
+export async function grpcUnaryRun(target, { channels, concurrency, duration, tls }) {
+  const { echoClient, waitReady } = await import("./grpc.js");
+  const clients = Array.from({ length: channels }, () => echoClient(target, tls));
+  const times = [];
+  let ok = 0;
+  let failed = 0;
+  try {
+    await Promise.all(clients.map((client) => waitReady(client)));
+    const message = { text: "bench" };
+    const start = performance.now();
+    const deadline = start + duration * 1000;
+    let lastEnd = start;
+    const once = (client) =>
+      new Promise((resolve) => {
+        const begun = performance.now();
+        client.Say(message, (error, response) => {
+          const end = performance.now();
+          lastEnd = Math.max(lastEnd, end);
+          if (!error && response?.text === message.text) {
+            ok++;
+            times.push(end - begun);
+          } else {
+            failed++;
+          }
+          resolve();
+        });
+      });
+    const loop = async (client) => {
+      while (performance.now() < deadline) await once(client);
+    };
+    await Promise.all(clients.flatMap((client) => Array.from({ length: concurrency }, () => loop(client))));
+    const seconds = (lastEnd - start) / 1000;
+    return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+  } finally {
+    for (const client of clients) client.close();
+  }
 }

@@ -26,3 +26,10 @@ export function bigAclPath(i) {
   return `/svc/${String(i).padStart(5, "0")}`;
 }
 export const BIG_ACL_SIZE = 10_000;
+
+/** gRPC method paths (test/fixtures/grpc/echo.proto): Say is the timed call, granted to OU=web. */
+export const GRPC_PATHS = Object.freeze({
+  say: "/guardpost.test.v1.Echo/Say",
+  /** granted to OU=ops only: OU=web is refused with status 7 PERMISSION_DENIED */
+  denied: "/guardpost.test.v1.Echo/Chat",
+});

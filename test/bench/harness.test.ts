@@ -1,8 +1,9 @@
 /**
  * The benchmark harness: the paired-ratio arithmetic on a known input, and a
- * quick run against minimal-node and the bare upstream only (no haproxy,
- * nginx or guardpost needed) that must check, time and report every scenario
- * they take part in, in the report's shape. Nothing here asserts a speed.
+ * quick run against minimal-node (its HTTP/1.1 and HTTP/2 variants) and the
+ * bare upstream only (no haproxy, nginx or guardpost needed) that must check,
+ * time and report every scenario they take part in, in the report's shape.
+ * Nothing here asserts a speed.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -38,7 +39,7 @@ interface Entry {
 }
 interface Results {
   meta: { command: string; machine: { node: string; nproc: number }; settings: { quick: boolean; rounds: number; contenderNode: { version: string } } };
-  scenarios: { name: string; entries: Entry[] }[];
+  scenarios: { name: string; baseline: string; entries: Entry[] }[];
 }
 interface ReportModule {
   pairedRatios(rounds: Round[], baseRounds: Round[]): Paired;
@@ -96,7 +97,7 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 }
 
 describe("npm run bench --quick", () => {
-  it("measures minimal-node and direct in every scenario they take part in and writes the JSON report", async () => {
+  it("measures minimal-node, minimal-node-h2 and direct in every scenario they take part in and writes the JSON report", async () => {
     const run = await runBench(["--quick", "--contenders", "minimal-node,direct", "--rounds", "2", "--duration", "0.3", "--warmup", "0.1", "--no-install", "--out", outDir]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain("== get:");
@@ -108,16 +109,18 @@ describe("npm run bench --quick", () => {
     expect(results.meta.machine.nproc).toBeGreaterThan(0);
 
     const names = results.scenarios.map((s) => s.name);
-    expect(names).toEqual(["get", "post64k", "denied", "acl10k", "handshake", "resume13", "resume12", "latency"]);
+    // ws-echo is a hook (opt-in) and stays out of a default run
+    expect(names).toEqual(["get", "post64k", "denied", "acl10k", "handshake", "resume13", "resume12", "latency", "h2get", "grpc-unary"]);
     for (const scenario of results.scenarios) {
-      const baseline = scenario.entries.find((e) => e.name === "minimal-node");
+      expect(scenario.baseline).toBe(["h2get", "grpc-unary"].includes(scenario.name) ? "minimal-node-h2" : "minimal-node");
+      const baseline = scenario.entries.find((e) => e.name === scenario.baseline);
       expect(baseline?.skipped, `${scenario.name}: ${baseline?.skipped}`).toBeUndefined();
       for (const entry of scenario.entries) {
         expect(entry.summary?.rps, `${scenario.name}/${entry.name}`).toBeGreaterThan(0);
         expect(entry.summary?.unexpected, `${scenario.name}/${entry.name} wrong responses`).toBe(0);
         expect(entry.rounds, `${scenario.name}/${entry.name}`).toHaveLength(2);
         // The baseline against itself: every per-round ratio is exactly 1.
-        if (entry.name === "minimal-node") {
+        if (entry.name === scenario.baseline) {
           expect(entry.summary?.paired.cpu).toMatchObject({ median: 1, min: 1, max: 1, n: 2 });
           expect(entry.summary?.paired.p99AddedMs.median).toBe(0);
         }
@@ -130,6 +133,8 @@ describe("npm run bench --quick", () => {
     expect(full.summary?.resumedPct).toBe(0);
     const get = results.scenarios.find((s) => s.name === "get")!;
     expect(get.entries.map((e) => e.name)).toEqual(["minimal-node", "direct"]);
+    // HTTP/2 and gRPC: only the contender that speaks them, with its own baseline
+    for (const name of ["h2get", "grpc-unary"]) expect(results.scenarios.find((s) => s.name === name)!.entries.map((e) => e.name)).toEqual(["minimal-node-h2"]);
   });
 
   it("refuses an unknown scenario name instead of running nothing", async () => {
