@@ -64,7 +64,7 @@ async function main() {
   }
 
   const contenders = chosen.filter((c) => scenarios.some((s) => takesPart(s, c)));
-  for (const s of scenarios.filter((s) => !contenders.some((c) => takesPart(s, c)))) log(`[${s.name}] left out: none of the chosen contenders takes part in it`);
+  for (const s of scenarios.filter((s) => !contenders.some((c) => takesPart(s, c)))) log(`[${s.name}] left out: ${s.pending ?? "none of the chosen contenders takes part in it"}`);
   scenarios = scenarios.filter((s) => contenders.some((c) => takesPart(s, c)));
   if (!canReadCpu()) log("note: /proc/<pid>/stat is not readable here; CPU columns will be empty");
   let node;

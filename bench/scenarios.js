@@ -154,6 +154,7 @@ export const SCENARIOS = [
   {
     name: "ws-echo",
     optIn: true,
+    pending: "a hook only: no contender speaks WebSocket yet (bench/scenarios.js, HOOK ws-echo)",
     title: "WebSocket echo messages over one upgraded mTLS connection per client (not written yet)",
     metric: "throughput",
     unit: "msg/s",

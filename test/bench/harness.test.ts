@@ -90,7 +90,7 @@ afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, ["bench/run.js", ...args], { cwd: repoRoot, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ["bench/run.js", ...args], { cwd: repoRoot, timeout: 85_000 }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
     });
   });
@@ -135,11 +135,92 @@ describe("npm run bench --quick", () => {
     expect(get.entries.map((e) => e.name)).toEqual(["minimal-node", "direct"]);
     // HTTP/2 and gRPC: only the contender that speaks them, with its own baseline
     for (const name of ["h2get", "grpc-unary"]) expect(results.scenarios.find((s) => s.name === name)!.entries.map((e) => e.name)).toEqual(["minimal-node-h2"]);
-  });
+    // ten scenarios and a gRPC service to start: about 25 s on an idle 2-core VM, twice that on a busy one
+  }, 90_000);
 
   it("refuses an unknown scenario name instead of running nothing", async () => {
     const run = await runBench(["--quick", "--only", "nope"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('unknown scenario "nope"');
+  });
+});
+
+interface Pki {
+  paths: { cert: string; key: string; ca: string };
+  client: object;
+}
+interface Target {
+  protocol: string;
+  host: string;
+  port: number;
+}
+interface ChecksModule {
+  h2Expectations(target: Target, pki: Pki): Promise<string | null>;
+  grpcExpectations(target: Target, pki: Pki): Promise<string | null>;
+}
+
+/**
+ * The HTTP/2 and gRPC checks must fail a proxy that forwards what the ACL
+ * denies; the quick run above shows they pass the baseline that does not.
+ */
+describe("the h2get and grpc-unary checks", () => {
+  const load = async () => {
+    const { makePki } = (await import(pathToFileURL(join(repoRoot, "bench/lib/pki.js")).href)) as { makePki(dir: string): Promise<Pki> };
+    const checks = (await import(pathToFileURL(join(repoRoot, "bench/lib/checks.js")).href)) as ChecksModule;
+    return { pki: await makePki(outDir), checks };
+  };
+
+  it("fail an HTTP/2 server that answers every path, as if from the service", async () => {
+    const { createSecureServer } = await import("node:http2");
+    const { pki, checks } = await load();
+    const server = createSecureServer({ cert: readFileSync(pki.paths.cert), key: readFileSync(pki.paths.key), ca: readFileSync(pki.paths.ca), requestCert: true, rejectUnauthorized: false });
+    server.on("stream", (stream) => {
+      stream.respond({ ":status": 200, "x-upstream": "1" });
+      stream.end('{"ok":true,"from":"upstream"}\n');
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const failure = await checks.h2Expectations({ protocol: "https", host: "127.0.0.1", port }, pki);
+      expect(failure).toBe('h2 GET /admin as OU=web: expected 403 from the proxy, got 200 "{\\"ok\\":true,\\"from\\":\\"upstream\\"}\\n"');
+    } finally {
+      server.close();
+    }
+  });
+
+  it("fail a gRPC server that serves every method to every certificate", async () => {
+    const grpc = await import("@grpc/grpc-js");
+    const { pki, checks } = await load();
+    const { echoService } = (await import(pathToFileURL(join(repoRoot, "bench/lib/grpc.js")).href)) as { echoService(): { service: import("@grpc/grpc-js").ServiceDefinition } };
+    const server = new grpc.Server();
+    const marked = () => {
+      const m = new grpc.Metadata();
+      m.set("x-upstream", "1");
+      return m;
+    };
+    const answer = (call: { sendMetadata(m: import("@grpc/grpc-js").Metadata): void; request?: { text: string } }, callback?: (e: null, r: { text: string }) => void) => {
+      call.sendMetadata(marked());
+      callback?.(null, { text: call.request?.text ?? "" });
+    };
+    server.addService(echoService().service, {
+      Say: answer,
+      Collect: answer,
+      Repeat: (call: import("@grpc/grpc-js").ServerWritableStream<unknown, unknown>) => {
+        call.sendMetadata(marked());
+        call.end();
+      },
+      Chat: (call: import("@grpc/grpc-js").ServerDuplexStream<unknown, unknown>) => {
+        call.sendMetadata(marked());
+        call.end();
+      },
+    });
+    const credentials = grpc.ServerCredentials.createSsl(readFileSync(pki.paths.ca), [{ private_key: readFileSync(pki.paths.key), cert_chain: readFileSync(pki.paths.cert) }], false);
+    const port = await new Promise<number>((done, fail) => server.bindAsync("127.0.0.1:0", credentials, (error, bound) => (error ? fail(error) : done(bound))));
+    try {
+      const failure = await checks.grpcExpectations({ protocol: "https", host: "127.0.0.1", port }, pki);
+      expect(failure).toBe("/guardpost.test.v1.Echo/Chat as OU=web: the call reached the service");
+    } finally {
+      server.forceShutdown();
+    }
   });
 });
