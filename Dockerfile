@@ -38,8 +38,8 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
-# The demo (`docker run guardpost demo`) serves this ACL.
-COPY acl/example.yaml ./acl/example.yaml
+# The demo (`docker run guardpost demo`) serves this ACL and shows `acl diff` against its next version.
+COPY acl/example.yaml acl/example.v2.yaml ./acl/
 
 # The node user (uid 1000) of the official image; the files above stay root's and read-only to it.
 USER node

@@ -18,11 +18,57 @@ import { freePort, startProcess, waitForPort } from "./lib/processes.js";
 
 const HOST = "127.0.0.1";
 
+/** @typedef {import("./lib/processes.js").Proc} Proc */
+/** @typedef {"small" | "big"} AclKind */
+/** @typedef {{ yaml: string, haproxy: string, nginxMap: string }} AclFiles one ACL rendered for each contender */
+
+/**
+ * What run.js hands every start().
+ * @typedef {object} Ctx
+ * @property {string} repoRoot
+ * @property {string} benchDir
+ * @property {string} tmpDir
+ * @property {string} logDir
+ * @property {import("./lib/pki.js").Pki} pki
+ * @property {{ small: AclFiles, big?: AclFiles }} acl big only when a chosen scenario uses it
+ * @property {{ proc: Proc, host: string, port: number, url: string }} upstream
+ * @property {string} guardpostCli
+ * @property {string} node the Node binary for the Node contenders
+ * @property {(name: string) => string[]} nodeFlags
+ * @property {number} [proxyCpu]
+ * @property {number} [loaderCpu]
+ */
+
+/** @typedef {{ proc: Proc, host: string, port: number, protocol: "http" | "https", adminPort?: number, shared?: boolean }} Started */
+
+/**
+ * @typedef {object} Contender
+ * @property {string} name
+ * @property {string} family variants of one proxy share a family
+ * @property {string} description
+ * @property {boolean} tls
+ * @property {boolean} acl
+ * @property {boolean} [optIn] runs only when named in --contenders
+ * @property {string} [native] the command of a Debian-packaged contender
+ * @property {(ctx: Ctx, aclKind: AclKind) => Promise<Started>} start
+ */
+
+/**
+ * @param {Ctx} ctx
+ * @param {AclKind} aclKind
+ */
+function aclFiles(ctx, aclKind) {
+  const files = ctx.acl[aclKind];
+  if (!files) throw new Error(`no ${aclKind} ACL was written for this run`);
+  return files;
+}
+
 /**
  * guardpost's config for the benchmark, in the README's config format. With
  * `accessLog` undefined the `log` section is left out, so the proxy runs the
  * defaults users get (access log on). If `serve` needs a different shape,
  * this is the one place to change.
+ * @param {{ port: number, adminPort: number, pki: import("./lib/pki.js").Pki["paths"], upstreamUrl: string, aclFile: string, accessLog?: boolean, workers?: number }} options
  */
 export function guardpostConfig({ port, adminPort, pki, upstreamUrl, aclFile, accessLog, workers = 1 }) {
   return [
@@ -47,6 +93,9 @@ export function guardpostConfig({ port, adminPort, pki, upstreamUrl, aclFile, ac
  * `guardpost serve` with the defaults (`accessLog` undefined) or with the
  * access log set explicitly. Multi-worker variants are opt-in and unpinned:
  * pinned to one CPU, a second worker could only add overhead.
+ * @param {string} name
+ * @param {{ accessLog?: boolean, workers?: number, description: string, cli?: string }} options cli: another build's CLI
+ * @returns {Contender}
  */
 export function guardpost(name, { accessLog, workers = 1, description, cli }) {
   return {
@@ -63,7 +112,7 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
       const port = await freePort();
       const adminPort = await freePort();
       const config = join(ctx.tmpDir, `${name}-${aclKind}.yaml`);
-      writeFileSync(config, guardpostConfig({ port, adminPort, pki: ctx.pki.paths, upstreamUrl: ctx.upstreamFor(aclKind).url, aclFile: ctx.acl[aclKind].yaml, accessLog, workers }));
+      writeFileSync(config, guardpostConfig({ port, adminPort, pki: ctx.pki.paths, upstreamUrl: ctx.upstreamFor(aclKind).url, aclFile: aclFiles(ctx, aclKind).yaml, accessLog, workers }));
       const proc = startProcess({
         name: `${name}-${aclKind}`,
         command: ctx.node,
@@ -80,7 +129,14 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
   };
 }
 
-/** A Node contender from this folder: argv[2] is its JSON options. */
+/**
+ * A Node contender from this folder: argv[2] is its JSON options.
+ * @param {string} name
+ * @param {string} script
+ * @param {string} description
+ * @param {{ acl?: boolean, family?: string, speaks?: Protocol[] }} [options]
+ * @returns {Contender}
+ */
 function nodeScript(name, script, description, { acl = true, family = name, speaks = ["http1"] } = {}) {
   return {
     name,
@@ -92,7 +148,7 @@ function nodeScript(name, script, description, { acl = true, family = name, spea
     async start(ctx, aclKind) {
       const port = await freePort();
       const { cert, key, ca } = ctx.pki.paths;
-      const options = { host: HOST, port, cert, key, ca, upstream: ctx.upstreamFor(aclKind).url, acl: ctx.acl[aclKind].yaml };
+      const options = { host: HOST, port, cert, key, ca, upstream: ctx.upstreamFor(aclKind).url, acl: aclFiles(ctx, aclKind).yaml };
       const proc = startProcess({
         name: `${name}-${aclKind}`,
         command: ctx.node,
@@ -107,7 +163,13 @@ function nodeScript(name, script, description, { acl = true, family = name, spea
   };
 }
 
-/** Fills {{NAME}} placeholders; an unknown placeholder is a bug in the template or here. */
+/** @typedef {Record<string, string | number>} Values */
+
+/**
+ * Fills {{NAME}} placeholders; an unknown placeholder is a bug in the template or here.
+ * @param {string} template
+ * @param {Values} values
+ */
 function render(template, values) {
   return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, key) => {
     if (!(key in values)) throw new Error(`template placeholder {{${key}}} has no value`);
@@ -115,7 +177,14 @@ function render(template, values) {
   });
 }
 
-/** A Debian-packaged proxy; `command` is the program (and package) name, shared by a family's variants. */
+/**
+ * A Debian-packaged proxy; `command` is the program (and package) name, shared by a family's variants.
+ * @param {string} name
+ * @param {string} description
+ * @param {(ctx: Ctx, aclKind: AclKind, dir: string, values: Values) => { command: string, args: string[] }} prepare writes the config, says how to start
+ * @param {{ command?: string, speaks?: Protocol[] }} [options]
+ * @returns {Contender}
+ */
 function native(name, description, prepare, { command = name, speaks = ["http1"] } = {}) {
   return {
     name,
@@ -151,14 +220,14 @@ function native(name, description, prepare, { command = name, speaks = ["http1"]
 const haproxy = native("haproxy", "haproxy (Debian package), one thread, ACL as an exact-match list", (ctx, aclKind, dir, values) => {
   const config = join(dir, "haproxy.cfg");
   const template = readFileSync(join(ctx.benchDir, "templates", "haproxy.cfg"), "utf8");
-  writeFileSync(config, render(template, { ...values, ACL_LIST: ctx.acl[aclKind].haproxy }));
+  writeFileSync(config, render(template, { ...values, ACL_LIST: aclFiles(ctx, aclKind).haproxy }));
   return { command: "haproxy", args: ["-db", "-f", config] };
 });
 
 const nginx = native("nginx", "nginx (Debian package), one worker, ACL as a map", (ctx, aclKind, dir, values) => {
   const config = join(dir, "nginx.conf");
   const template = readFileSync(join(ctx.benchDir, "templates", "nginx.conf"), "utf8");
-  writeFileSync(config, render(template, { ...values, ACL_MAP: ctx.acl[aclKind].nginxMap }));
+  writeFileSync(config, render(template, { ...values, ACL_MAP: aclFiles(ctx, aclKind).nginxMap }));
   // -e: errors to stderr from the start, before the config names a log
   return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
 });
@@ -169,7 +238,7 @@ const haproxyH2 = native(
   (ctx, aclKind, dir, values) => {
     const config = join(dir, "haproxy.cfg");
     const template = readFileSync(join(ctx.benchDir, "templates", "haproxy-h2.cfg"), "utf8");
-    writeFileSync(config, render(template, { ...values, ACL_LIST: ctx.acl[aclKind].haproxy, SERVER_OPTIONS: aclKind === "grpc" ? "proto h2" : "" }));
+    writeFileSync(config, render(template, { ...values, ACL_LIST: aclFiles(ctx, aclKind).haproxy, SERVER_OPTIONS: aclKind === "grpc" ? "proto h2" : "" }));
     return { command: "haproxy", args: ["-db", "-f", config] };
   },
   { command: "haproxy", speaks: ["h2", "grpc"] },
@@ -193,13 +262,16 @@ const nginxH2 = native(
     const config = join(dir, "nginx.conf");
     const template = readFileSync(join(ctx.benchDir, "templates", "nginx-h2.conf"), "utf8");
     const forward = NGINX_FORWARD[aclKind === "grpc" ? "grpc" : "http"].map((line) => `            ${line}`).join("\n");
-    writeFileSync(config, render(template, { ...values, ACL_MAP: ctx.acl[aclKind].nginxMap, FORWARD: forward }));
+    writeFileSync(config, render(template, { ...values, ACL_MAP: aclFiles(ctx, aclKind).nginxMap, FORWARD: forward }));
     return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
   },
   { command: "nginx", speaks: ["h2", "grpc"] },
 );
 
-/** The upstream itself over plain HTTP: what the service does without any proxy. */
+/**
+ * The upstream itself over plain HTTP: what the service does without any proxy.
+ * @type {Contender}
+ */
 const direct = {
   name: "direct",
   family: "direct",
@@ -211,7 +283,10 @@ const direct = {
   },
 };
 
-/** In the order the tables list them. */
+/**
+ * In the order the tables list them.
+ * @type {Contender[]}
+ */
 export const CONTENDERS = [
   guardpost("guardpost", { description: "the real proxy, `guardpost serve`, default config (access log on)" }),
   guardpost("guardpost-noaccess", { accessLog: false, description: "the same with `log.access: false`" }),
@@ -239,7 +314,11 @@ export const H2_BASELINE = "minimal-node-h2";
 /** True when the contender serves `protocol` ("http1" unless it says otherwise). */
 export const speaks = (contender, protocol) => (contender.speaks ?? ["http1"]).includes(protocol);
 
-/** The README's admin endpoints: /readyz answers 200 once certificates, ACL and listeners are in service. */
+/**
+ * The README's admin endpoints: /readyz answers 200 once certificates, ACL and listeners are in service.
+ * @param {Proc} proc
+ * @param {number} adminPort
+ */
 async function settleReady(proc, adminPort, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";
@@ -251,7 +330,9 @@ async function settleReady(proc, adminPort, timeoutMs = 10_000) {
       await res.arrayBuffer();
       if (res.status === 200) return;
       last = `status ${res.status}`;
-    } catch (error) {
+    } catch (caught) {
+      // fetch rejects with a TypeError whose cause is the socket's error
+      const error = /** @type {Error & { cause?: { code?: string } }} */ (caught);
       last = error.cause?.code ?? error.message;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -260,6 +341,10 @@ async function settleReady(proc, adminPort, timeoutMs = 10_000) {
   throw new Error(`admin /readyz on ${HOST}:${adminPort} did not answer 200 within ${timeoutMs / 1000} s (last: ${last})`);
 }
 
+/**
+ * @param {Proc} proc
+ * @param {number} port
+ */
 async function settle(proc, port, timeoutMs = 10_000) {
   try {
     await waitForPort(port, { proc, timeoutMs });

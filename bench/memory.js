@@ -46,7 +46,9 @@ const openConnections = Number(values.connections);
 const totalRequests = Number(values.requests);
 const node = resolveNode(values.node ?? process.env.BENCH_NODE ?? null);
 const { plan, why } = cpuPlan(!values["no-pin"]);
+/** @param {string} message */
 const log = (message) => process.stderr.write(`${message}\n`);
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const dir = mkdtempSync(join(tmpdir(), "guardpost-memory-"));
@@ -59,6 +61,9 @@ const upstream = startProcess({ name: "upstream", command: process.execPath, arg
 await waitForPort(upstreamPort, { proc: upstream });
 const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
 
+/** @typedef {{ name: string, args: (port: number) => Promise<string[]> }} Contender args: its command line, listening on port */
+
+/** @type {Contender[]} */
 const CONTENDERS = [
   {
     name: "guardpost",
@@ -76,9 +81,17 @@ const CONTENDERS = [
   },
 ];
 
-const rssMiB = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+/** @param {number | undefined} pid */
+const rssMiB = (pid) => {
+  const kB = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  if (kB === undefined) throw new Error(`/proc/${pid}/status has no VmRSS line`);
+  return Number(kB) / 1024;
+};
 
-/** Established TCP connections whose local end is `port` (the server's side), from /proc/net/tcp. */
+/**
+ * Established TCP connections whose local end is `port` (the server's side), from /proc/net/tcp.
+ * @param {number} port
+ */
 function establishedOn(port) {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
   return readFileSync("/proc/net/tcp", "utf8")
@@ -90,6 +103,7 @@ function establishedOn(port) {
     }).length;
 }
 
+/** @param {Contender} contender */
 async function measure(contender) {
   const port = await freePort();
   const proc = startProcess({ name: `${contender.name}-${port}`, command: node, args: await contender.args(port), cwd: repoRoot, logDir: dir, cpu: plan?.proxy });
@@ -118,20 +132,20 @@ async function measure(contender) {
 }
 
 log(plan ? `pinned: contenders on CPU ${plan.proxy}, this process and the upstream on CPU ${plan.loader}` : `not pinned: ${why}`);
+/** @type {Map<string, { idleMiB: number, loadedMiB: number, perConnectionKiB: number, open: number }[]>} */
 const results = new Map(CONTENDERS.map((c) => [c.name, []]));
 for (let round = 0; round < rounds; round++) {
   for (const c of CONTENDERS.map((_, i) => CONTENDERS[(i + round) % CONTENDERS.length])) {
-    const r = await measure(c);
-    await r.proc.stop();
-    delete r.proc;
-    results.get(c.name).push(r);
+    const { proc, ...r } = await measure(c);
+    await proc.stop();
+    results.get(c.name)?.push(r);
     log(`round ${round + 1}/${rounds} ${c.name}: idle ${r.idleMiB.toFixed(1)} MiB, with ${r.open} connections ${r.loadedMiB.toFixed(1)} MiB (${r.perConnectionKiB.toFixed(1)} KiB each)`);
   }
 }
 
-const base = results.get("minimal-node");
+const base = results.get("minimal-node") ?? [];
 const rows = CONTENDERS.map((c) => {
-  const rs = results.get(c.name);
+  const rs = results.get(c.name) ?? [];
   return {
     name: c.name,
     idleMiB: spread(rs.map((r) => r.idleMiB)),
@@ -146,6 +160,7 @@ if (totalRequests > 0) {
   const port = await freePort();
   const proc = startProcess({ name: "guardpost-soak", command: node, args: await CONTENDERS[0].args(port), cwd: repoRoot, logDir: dir, cpu: plan?.proxy });
   await waitForPort(port, { proc, timeoutMs: 20_000 });
+  /** @type {number[]} */
   const samples = [];
   const sampler = setInterval(() => samples.push(Math.round(rssMiB(proc.pid) * 10) / 10), 5000);
   const started = Date.now();
@@ -157,6 +172,7 @@ if (totalRequests > 0) {
 }
 await upstream.stop();
 
+/** @param {import("./lib/report.js").Spread} s */
 const f = (s, digits = 1) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 process.stdout.write(`Node ${nodeVersion(node)}, ${rounds} rounds, ${openConnections} idle keep-alive connections; medians (range)\n\n`);
 process.stdout.write(`| contender | idle RSS MiB | idle × minimal-node | RSS with ${openConnections} connections MiB | KiB per connection |\n|---|---:|---:|---:|---:|\n`);

@@ -41,21 +41,41 @@ const repoRoot = resolve(benchDir, "..");
 const HANDSHAKE_CONCURRENCY = 8;
 const PACED_CONNECTIONS = 32;
 
+/** @typedef {import("./contenders.js").Contender} Contender */
+/** @typedef {import("./contenders.js").Ctx} Ctx */
+/** @typedef {import("./scenarios.js").Scenario} Scenario */
+/** @typedef {import("./scenarios.js").Load} Load */
+/** @typedef {import("./lib/processes.js").Proc} Proc */
+/** @typedef {import("./lib/report.js").Entry} Entry */
+/** @typedef {import("./lib/report.js").Round} Round */
+/** @typedef {ReturnType<typeof parseOptions>} Options */
+/** @typedef {{ target: import("./lib/load.js").Target, proc: Proc, shared?: boolean }} Ready a started contender that passed its admission check */
+/** @typedef {(Ready & { failure?: undefined }) | { failure: string, proc?: Proc, shared?: boolean }} Instance */
+/** @typedef {Entry & { inst?: Ready }} RunEntry */
+/** @typedef {Entry & { inst: Ready, rounds: Round[] }} Timed an entry ready to be timed */
+
+/** @param {string} message */
 const log = (message) => process.stderr.write(`${message}\n`);
 /** A contender takes part in a scenario when it speaks the scenario's protocol and the scenario wants it. */
 const takesPart = (scenario, contender) => speaks(contender, scenario.protocol ?? "http1") && scenario.eligible(contender);
 const baselineOf = (scenario) => scenario.baseline ?? BASELINE;
 
 async function main() {
-  let options, scenarios, chosen;
+  /** @type {Options} */
+  let options;
+  /** @type {Scenario[]} */
+  let scenarios;
+  /** @type {Contender[]} */
+  let chosen;
   try {
     options = parseOptions(process.argv.slice(2), process.env);
     scenarios = options.only ? pick(SCENARIOS, options.only, (s, name) => s.name === name, "scenario") : SCENARIOS.filter((s) => !s.optIn);
     const all = [...CONTENDERS, ...options.also.map(({ name, file }) => guardpost(name, { cli: resolve(file), description: `default config, the CLI at ${file}` }))];
     chosen = options.contenders ? pick(all, options.contenders, (c, name) => c.name === name || (c.family === name && !c.optIn), "contender") : all.filter((c) => !c.optIn);
-    for (const extra of options.also) if (!chosen.some((c) => c.name === extra.name)) chosen.push(all.find((c) => c.name === extra.name));
+    // `all` holds every --also contender, so find() finds one
+    for (const extra of options.also) if (!chosen.some((c) => c.name === extra.name)) chosen.push(/** @type {Contender} */ (all.find((c) => c.name === extra.name)));
   } catch (error) {
-    log(`bench: ${error.message}`);
+    log(`bench: ${/** @type {Error} */ (error).message}`);
     return 2;
   }
   if (options.help) {
@@ -71,14 +91,14 @@ async function main() {
   try {
     node = resolveNode(options.node);
   } catch (error) {
-    log(`bench: ${error.message}`);
+    log(`bench: ${/** @type {Error} */ (error).message}`);
     return 2;
   }
   const pinning = cpuPlan(options.pin);
   log(pinning.plan ? `pinned: proxy under test on CPU ${pinning.plan.proxy}, load generator and upstream on CPU ${pinning.plan.loader}` : `not pinned: ${pinning.why}`);
 
   const unavailable = new Map(); // contender name -> why it cannot run at all
-  const natives = [...new Set(contenders.filter((c) => c.native).map((c) => c.native))];
+  const natives = [...new Set(contenders.flatMap((c) => c.native ?? []))];
   if (natives.length > 0) {
     const missing = options.install
       ? ensureDebianPackages(natives, log)
@@ -91,12 +111,15 @@ async function main() {
   if (!options.keepTmp) process.on("exit", () => rmSync(tmpDir, { recursive: true, force: true }));
   const logDir = join(tmpDir, "logs");
   mkdirSync(logDir);
+  /** @type {Map<string, Promise<Instance>>} */
   const instances = new Map(); // "name/aclKind" -> Promise<{target, proc} | {failure}>
+  /** @type {Ctx["upstream"] | undefined} */
   let upstream;
   let grpcUpstream;
   try {
     log(`temp dir ${tmpDir}`);
     const pki = await makePki(tmpDir);
+    /** @type {Ctx["acl"]} */
     const acl = { small: writeAcl(tmpDir, "small", smallRules()) };
     if (scenarios.some((s) => s.aclKind === "big")) acl.big = writeAcl(tmpDir, "big", bigRules());
     if (scenarios.some((s) => s.aclKind === "grpc")) acl.grpc = writeAcl(tmpDir, "grpc", grpcRules());
@@ -126,6 +149,7 @@ async function main() {
       grpcUpstream = { proc, host: "127.0.0.1", port, url: `h2c://127.0.0.1:${port}` };
       await waitForPort(port, { proc });
     }
+    /** @param {string} name */
     const nodeFlags = (name) => {
       if (!options.profile) return [];
       const dir = resolve(options.profile, name);
@@ -135,19 +159,25 @@ async function main() {
     const upstreamFor = (aclKind) => (aclKind === "grpc" ? grpcUpstream : upstream);
     const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, upstreamFor, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy, loaderCpu: pinning.plan?.loader };
 
-    /** Starts a contender once per ACL and runs the checks every contender must pass. */
+    /**
+     * Starts a contender once per ACL and runs the checks every contender must pass.
+     * @param {Contender} contender
+     * @param {import("./contenders.js").AclKind} aclKind
+     * @returns {Promise<Instance>}
+     */
     const instance = (contender, aclKind) => {
       const key = `${contender.name}/${aclKind}`;
       if (!instances.has(key)) {
         instances.set(
           key,
           (async () => {
-            if (unavailable.has(contender.name)) return { failure: unavailable.get(contender.name) };
+            const why = unavailable.get(contender.name);
+            if (why !== undefined) return { failure: why };
             let started;
             try {
               started = await contender.start(ctx, aclKind);
             } catch (error) {
-              return { failure: `did not start: ${error.message}` };
+              return { failure: `did not start: ${/** @type {Error} */ (error).message}` };
             }
             const target = { protocol: started.protocol, host: started.host, port: started.port };
             const failure = await admissionCheck(target, contender, pki);
@@ -156,7 +186,7 @@ async function main() {
           })(),
         );
       }
-      return instances.get(key);
+      return /** @type {Promise<Instance>} */ (instances.get(key));
     };
 
     const settings = {
@@ -173,7 +203,9 @@ async function main() {
       notPinnedBecause: pinning.why,
       contenderNode: { path: node, version: nodeVersion(node) },
     };
+    /** @type {Omit<Load, "duration">} */
     const loadBase = { connections: options.connections, sessions: options.sessions, streams: options.streams, tls: pki.client, handshakeConcurrency: HANDSHAKE_CONCURRENCY, pacedConnections: PACED_CONNECTIONS };
+    /** @type {import("./lib/report.js").Results} */
     const results = {
       meta: {
         command: commandLine(),
@@ -190,10 +222,11 @@ async function main() {
     const started = performance.now();
 
     for (const scenario of scenarios) {
-      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit, resumes: scenario.resumes, baseline: baselineOf(scenario) };
-      record.entries = await checkedEntries(scenario, contenders.filter((c) => takesPart(scenario, c)), instance, pki);
+      const entries = await checkedEntries(scenario, contenders.filter((c) => takesPart(scenario, c)), instance, pki);
+      /** @type {import("./lib/report.js").ScenarioRecord} */
+      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit, resumes: scenario.resumes, baseline: baselineOf(scenario), entries };
       results.scenarios.push(record);
-      const timed = record.entries.filter((e) => e.inst);
+      const timed = entries.filter(isTimed);
       if (timed.length === 0) {
         log(`[${scenario.name}] nothing to time`);
         continue;
@@ -203,7 +236,7 @@ async function main() {
         const peak = await baselinePeak(results, instance, options, loadBase);
         if (!peak) {
           for (const e of timed) e.skipped = "no minimal-node peak rate to take half of";
-          for (const e of timed) delete e.inst;
+          for (const e of timed) delete (/** @type {RunEntry} */ (e)).inst;
           continue;
         }
         record.rate = load.rate = Math.round(peak.rps / 2);
@@ -242,14 +275,20 @@ async function main() {
 /**
  * One entry per eligible contender: ready to time (`inst`), or `skipped`
  * with the reason it did not start or failed this scenario's check.
+ * @param {Scenario} scenario
+ * @param {Contender[]} contenders
+ * @param {(contender: Contender, aclKind: import("./contenders.js").AclKind) => Promise<Instance>} instance
+ * @param {import("./lib/pki.js").Pki} pki
  */
 async function checkedEntries(scenario, contenders, instance, pki) {
+  /** @type {RunEntry[]} */
   const entries = [];
   for (const contender of contenders) {
+    /** @type {RunEntry} */
     const entry = { name: contender.name, description: contender.description };
     const inst = await instance(contender, scenario.aclKind);
     const failure = inst.failure ?? (await scenario.check(inst.target, pki));
-    if (inst.failure) entry.skipped = inst.failure;
+    if (inst.failure !== undefined) entry.skipped = inst.failure;
     else if (failure) entry.skipped = `failed the ${scenario.name} check: ${failure}`;
     else Object.assign(entry, { inst, rounds: [] });
     entries.push(entry);
@@ -257,7 +296,22 @@ async function checkedEntries(scenario, contenders, instance, pki) {
   return entries;
 }
 
-/** A warm-up for each contender, then `rounds` timed runs each, taking turns; leaves a summary on each entry. */
+/**
+ * @param {RunEntry} e
+ * @returns {e is Timed}
+ */
+function isTimed(e) {
+  return e.inst !== undefined;
+}
+
+/**
+ * A warm-up for each contender, then `rounds` timed runs each, taking turns; leaves a summary on each entry.
+ * @param {Scenario} scenario
+ * @param {Timed[]} timed
+ * @param {Omit<Load, "duration">} load
+ * @param {Options} options
+ * @param {Proc} upstreamProc
+ */
 async function timeRounds(scenario, timed, load, options, upstreamProc) {
   log(`[${scenario.name}] warm-up: ${timed.map((e) => e.name).join(", ")}`);
   for (const entry of timed) await scenario.measure(entry.inst.target, { ...load, duration: options.warmup });
@@ -276,11 +330,18 @@ async function timeRounds(scenario, timed, load, options, upstreamProc) {
   }
   for (const entry of timed) {
     entry.summary = summarize(entry.rounds);
-    delete entry.inst;
+    delete (/** @type {RunEntry} */ (entry)).inst;
   }
 }
 
-/** Filters `all` by a list of names; an unknown name is an error rather than an empty run. */
+/**
+ * Filters `all` by a list of names; an unknown name is an error rather than an empty run.
+ * @template {{ name: string }} T
+ * @param {T[]} all
+ * @param {string[] | null} names
+ * @param {(item: T, name: string) => boolean} matches
+ * @param {string} what
+ */
 function pick(all, names, matches, what) {
   if (!names) return all;
   for (const name of names) {
@@ -289,6 +350,12 @@ function pick(all, names, matches, what) {
   return all.filter((item) => names.some((name) => matches(item, name)));
 }
 
+/**
+ * @param {string} dir
+ * @param {import("./contenders.js").AclKind} kind
+ * @param {import("./lib/acl.js").Rule[]} rules
+ * @returns {import("./contenders.js").AclFiles}
+ */
 function writeAcl(dir, kind, rules) {
   const yaml = join(dir, `acl-${kind}.yaml`);
   const haproxy = join(dir, `acl-${kind}.haproxy.lst`);
@@ -297,7 +364,14 @@ function writeAcl(dir, kind, rules) {
   return { yaml, haproxy, nginxMap: toNginxMap(rules) };
 }
 
-/** One timed run with CPU readings of the proxy, the upstream and this process around it. */
+/**
+ * One timed run with CPU readings of the proxy, the upstream and this process around it.
+ * @param {Scenario} scenario
+ * @param {Ready} inst
+ * @param {Proc} upstreamProc
+ * @param {Load} load
+ * @returns {Promise<Round>}
+ */
 async function timedRun(scenario, inst, upstreamProc, load) {
   const pid = inst.proc.pid;
   const logBefore = inst.shared ? 0 : inst.proc.stdoutBytes();
@@ -310,6 +384,7 @@ async function timedRun(scenario, inst, upstreamProc, load) {
   const self = process.cpuUsage(self0);
   const proxyUs = cpuMicros(pid) - cpu0;
   const upstreamUs = cpuMicros(upstreamProc.pid) - up0;
+  /** @type {Round} */
   const out = {
     ...result,
     cpuUsPerReq: proxyUs / result.requests,
@@ -328,19 +403,27 @@ async function timedRun(scenario, inst, upstreamProc, load) {
 /**
  * minimal-node's peak keep-alive GET rate: the median from this run's `get`
  * scenario when it ran, else a short probe now.
+ * @param {import("./lib/report.js").Results} results
+ * @param {(contender: Contender, aclKind: import("./contenders.js").AclKind) => Promise<Instance>} instance
+ * @param {Options} options
+ * @param {Omit<Load, "duration">} loadBase
  */
 async function baselinePeak(results, instance, options, loadBase) {
-  const fromGet = results.scenarios.find((s) => s.name === "get")?.entries.find((e) => e.name === BASELINE && e.summary);
-  if (fromGet) return { rps: fromGet.summary.rps, source: "minimal-node's median in the get scenario above" };
-  const baseline = CONTENDERS.find((c) => c.name === BASELINE);
+  const fromGet = results.scenarios.find((s) => s.name === "get")?.entries.find((e) => e.name === BASELINE && e.summary)?.summary;
+  if (fromGet) return { rps: fromGet.rps, source: "minimal-node's median in the get scenario above" };
+  const baseline = /** @type {Contender} */ (CONTENDERS.find((c) => c.name === BASELINE));
   const inst = await instance(baseline, "small");
-  if (inst.failure) return null;
+  if (inst.failure !== undefined) return null;
   const seconds = Math.max(options.duration, 1);
   log(`[latency] probing minimal-node's peak GET rate for ${seconds} s`);
   const probe = await autocannonRun(inst.target, { ...loadBase, duration: seconds, requests: [{ method: "GET", path: PATHS.small }], expectStatus: 200 });
   return { rps: probe.rps, source: `a ${seconds} s probe of minimal-node's GET rate` };
 }
 
+/**
+ * @param {Map<string, Promise<Instance>>} instances
+ * @param {(key: string) => boolean} matches
+ */
 async function stopInstances(instances, matches) {
   for (const [key, promise] of instances) {
     if (!matches(key)) continue;
@@ -350,8 +433,10 @@ async function stopInstances(instances, matches) {
   }
 }
 
+/** @param {Contender[]} contenders */
 function versions(contenders) {
   const require = createRequire(import.meta.url);
+  /** @type {Record<string, string>} */
   const out = {
     autocannon: require("autocannon/package.json").version,
     undici: require("undici/package.json").version,
@@ -366,11 +451,15 @@ function versions(contenders) {
   return out;
 }
 
+/** @param {Options} options */
 function guardpostCliPath(options) {
   return resolve(options.guardpost ?? join(repoRoot, "dist", "cli", "main.js"));
 }
 
-/** `guardpost --version` of the build under test, so a report names what it measured. */
+/**
+ * `guardpost --version` of the build under test, so a report names what it measured.
+ * @param {string} cli
+ */
 function guardpostVersion(cli) {
   const result = spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8", timeout: 10_000 });
   return { cli: relative(repoRoot, cli) || cli, version: result.status === 0 ? result.stdout.trim() : `unavailable (${(result.stderr || result.error?.message || "").trim().split("\n")[0]})` };
@@ -390,7 +479,11 @@ function commandLine() {
   return `node bench/run.js${args ? ` ${args}` : ""}`;
 }
 
-/** Replaces one generated block of bench/RESULTS.md (one per Node major), keeping the prose around it. */
+/**
+ * Replaces one generated block of bench/RESULTS.md (one per Node major), keeping the prose around it.
+ * @param {string} markdown
+ * @param {string} key
+ */
 function recordResults(markdown, key) {
   const file = join(benchDir, "RESULTS.md");
   const text = readFileSync(file, "utf8");

@@ -12,7 +12,39 @@ import { expectations, grpcExpectations, h2Expectations, resumptionCheck } from 
 import { autocannonRun, grpcUnaryRun, h2Run, handshakeRun, pacedRun } from "./lib/load.js";
 import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
 
+/** @typedef {import("./lib/load.js").Target} Target */
+/** @typedef {import("./lib/pki.js").Pki} Pki */
+/** @typedef {import("./contenders.js").Contender} Contender */
+
+/**
+ * What run.js hands every measure().
+ * @typedef {object} Load
+ * @property {number} duration seconds
+ * @property {number} connections keep-alive connections for autocannon
+ * @property {import("./lib/load.js").ClientTls} tls
+ * @property {number} handshakeConcurrency
+ * @property {number} pacedConnections
+ * @property {number} [rate] set by run.js for the scenarios with needsRate
+ */
+
+/**
+ * @typedef {object} Scenario
+ * @property {string} name
+ * @property {string} title
+ * @property {"throughput" | "latency"} metric
+ * @property {string} [unit] default req/s
+ * @property {import("./contenders.js").AclKind} aclKind
+ * @property {boolean} [resumes]
+ * @property {boolean} [needsRate]
+ * @property {boolean} [optIn] runs only when named in --only
+ * @property {(c: Contender) => boolean} eligible
+ * @property {(target: Target, pki: Pki) => Promise<string | null>} check
+ * @property {(target: Target, load: Load) => Promise<import("./lib/load.js").RunResult>} measure
+ */
+
+/** @param {Contender} c */
 const withAcl = (c) => c.acl;
+/** @param {Contender} c */
 const guardpostOrBaseline = (c) => c.family === "guardpost" || c.name === "minimal-node";
 
 /** 16 paths spread over the 10,000-entry ACL; the load cycles through them. */
@@ -20,6 +52,7 @@ export const BIG_ACL_SAMPLE = Array.from({ length: 16 }, (_, i) => bigAclPath(Ma
 
 const uploadBody = Buffer.alloc(POST_BYTES, 0x61);
 
+/** @type {Scenario[]} */
 export const SCENARIOS = [
   {
     name: "get",
@@ -106,7 +139,7 @@ export const SCENARIOS = [
     eligible: guardpostOrBaseline,
     check: (target, pki) => expectations.small(target, pki),
     measure: (target, run) =>
-      pacedRun(target, { rate: run.rate, duration: run.duration, connections: run.pacedConnections, path: PATHS.small, tls: run.tls }),
+      pacedRun(target, { rate: /** @type {number} */ (run.rate), duration: run.duration, connections: run.pacedConnections, path: PATHS.small, tls: run.tls }),
   },
   {
     name: "latency-autocannon",

@@ -33,6 +33,7 @@ const issueServer = () => ca.issue({ cn: "soak-proxy", sans: { dns: ["localhost"
 const first = await issueServer();
 const client = await ca.issue({ cn: "web-01", ou: "web", eku: ["clientAuth"] });
 const files = { cert: join(dir, "service.crt"), key: join(dir, "service.key"), ca: join(dir, "ca.crt"), acl: join(dir, "acl.yaml") };
+/** @param {number} extra */
 const ACL = (extra) => `version: 1\npaths:\n  /soak:\n    GET: [OU=web]\n  /extra/${extra}:\n    GET: [OU=ops]\n`;
 writeFileSync(files.cert, first.chain);
 writeFileSync(files.key, first.key);
@@ -51,7 +52,11 @@ writeFileSync(
 const proxy = startProcess({ name: "guardpost", command: process.execPath, args: [new URL("../dist/cli/main.js", import.meta.url).pathname, "serve", "--config", join(dir, "guardpost.yaml")], logDir: dir });
 await waitForPort(port, { proc: proxy });
 
-/** Writes `text` beside `file`, then renames it over `file`: the atomic rotation most secret managers do. */
+/**
+ * Writes `text` beside `file`, then renames it over `file`: the atomic rotation most secret managers do.
+ * @param {string} file
+ * @param {string} text
+ */
 function replaceByRename(file, text) {
   writeFileSync(`${file}.tmp`, text);
   renameSync(`${file}.tmp`, file);
@@ -59,16 +64,21 @@ function replaceByRename(file, text) {
 
 function rssMiB() {
   const status = readFileSync(`/proc/${proxy.child.pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
+  const kB = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  if (kB === undefined) throw new Error(`/proc/${proxy.child.pid}/status has no VmRSS line`);
+  return Number(kB) / 1024;
 }
 
 const tls = { ca: ca.cert, cert: client.chain, key: client.key, servername: "localhost" };
 const url = `https://localhost:${port}/soak`;
 const counts = { ok: 0, failed: 0, handshakes: 0 };
+/** @type {Map<string, number>} */
 const failures = new Map();
 let running = true;
+/** @param {string} what */
 const note = (what) => failures.set(what, (failures.get(what) ?? 0) + 1);
 
+/** @param {Agent} agent */
 async function keepAliveLoop(agent) {
   while (running) {
     try {
@@ -79,7 +89,8 @@ async function keepAliveLoop(agent) {
         counts.failed++;
         note(`status ${res.statusCode}`);
       }
-    } catch (err) {
+    } catch (caught) {
+      const err = /** @type {NodeJS.ErrnoException} */ (caught);
       counts.failed++;
       note(err.code ?? err.message);
     }
@@ -99,7 +110,8 @@ async function newConnectionLoop() {
         counts.failed++;
         note(`new connection: status ${res.statusCode}`);
       }
-    } catch (err) {
+    } catch (caught) {
+      const err = /** @type {NodeJS.ErrnoException} */ (caught);
       counts.failed++;
       note(`new connection: ${err.code ?? err.message}`);
     } finally {
@@ -114,6 +126,7 @@ const loops = [...Array.from({ length: 8 }, () => keepAliveLoop(keepAlive)), new
 await new Promise((r) => setTimeout(r, 5000));
 const rssBefore = rssMiB();
 const started = Date.now();
+/** @type {{ rotation: number, rssMiB: number, ok: number, failed: number }[]} */
 const samples = [];
 let counter = 0;
 for (let i = 1; i <= rotations; i++) {

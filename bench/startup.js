@@ -51,6 +51,7 @@ const rounds = Number(values.rounds);
 const node = resolveNode(values.node ?? process.env.BENCH_NODE ?? null);
 const cli = resolve(values.guardpost ?? join(repoRoot, "dist", "cli", "main.js"));
 const { plan, why } = cpuPlan(!values["no-pin"]);
+/** @param {string} message */
 const log = (message) => process.stderr.write(`${message}\n`);
 const POLL_MS = 2;
 
@@ -70,6 +71,9 @@ const upstream = startProcess({
 await waitForPort(upstreamPort, { proc: upstream });
 const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
 
+/** @typedef {{ name: string, spawn: (port: number) => Promise<{ args: string[], adminPort?: number }> }} Contender spawn: its command line, listening on port */
+
+/** @type {Contender[]} */
 const CONTENDERS = [
   {
     name: "guardpost",
@@ -94,9 +98,15 @@ const CONTENDERS = [
   },
 ];
 
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Resolves with the time `attempt` first resolved true, trying every POLL_MS until `deadline`. */
+/**
+ * Resolves with the time `attempt` first resolved true, trying every POLL_MS until `deadline`.
+ * @param {() => Promise<boolean>} attempt
+ * @param {import("./lib/processes.js").Proc} proc
+ * @param {number} deadline
+ */
 async function firstSuccess(attempt, proc, deadline) {
   for (;;) {
     if (await attempt()) return performance.now();
@@ -107,6 +117,10 @@ async function firstSuccess(attempt, proc, deadline) {
   }
 }
 
+/**
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 const tcpOpen = (port) =>
   new Promise((done) => {
     const socket = connect({ host: "127.0.0.1", port });
@@ -117,6 +131,12 @@ const tcpOpen = (port) =>
     socket.once("error", () => done(false));
   });
 
+/**
+ * The status of one request on a fresh connection, 0 when it failed.
+ * @param {(options: import("node:https").RequestOptions, callback: (res: import("node:http").IncomingMessage) => void) => import("node:http").ClientRequest} send
+ * @param {import("node:https").RequestOptions} options
+ * @returns {Promise<number | undefined>}
+ */
 const status = (send, options) =>
   new Promise((done) => {
     const req = send({ host: "127.0.0.1", agent: false, timeout: 2000, ...options }, (res) => {
@@ -128,6 +148,7 @@ const status = (send, options) =>
     req.end();
   });
 
+/** @param {Contender} contender */
 async function timeOne(contender) {
   const port = await freePort();
   const { args, adminPort } = await contender.spawn(port);
@@ -150,21 +171,24 @@ log(plan ? `pinned: contenders on CPU ${plan.proxy}, this process and the upstre
 log(`contenders on Node ${nodeVersion(node)} (${node})`);
 // One untimed start each: the first start also pays for cold file caches.
 for (const c of CONTENDERS) await timeOne(c);
+/** @type {Map<string, { listeningMs: number, readyMs: number, firstResponseMs: number }[]>} */
 const results = new Map(CONTENDERS.map((c) => [c.name, []]));
 for (let round = 0; round < rounds; round++) {
   const order = CONTENDERS.map((_, i) => CONTENDERS[(i + round) % CONTENDERS.length]);
   for (const c of order) {
     const r = await timeOne(c);
-    results.get(c.name).push(r);
+    results.get(c.name)?.push(r);
     log(`round ${round + 1}/${rounds} ${c.name}: listening ${r.listeningMs.toFixed(0)} ms, ready ${r.readyMs.toFixed(0)} ms, first response ${r.firstResponseMs.toFixed(0)} ms`);
   }
 }
 await upstream.stop();
 
-const bare = results.get("bare-node");
+const bare = results.get("bare-node") ?? [];
+/** @param {import("./lib/report.js").Spread} s */
 const fmt = (s, digits = 0) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 const rows = CONTENDERS.map((c) => {
-  const rs = results.get(c.name);
+  const rs = results.get(c.name) ?? [];
+  /** @param {"readyMs" | "firstResponseMs"} f */
   const ratio = (f) => spread(rs.map((r, i) => r[f] / bare[i].listeningMs));
   return {
     name: c.name,

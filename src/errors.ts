@@ -59,12 +59,15 @@ export const ERROR_CODES = Object.freeze({
   GP_ERR_ACL_BAD_PATH: input("a path pattern is malformed"),
   GP_ERR_ACL_DUPLICATE_PATH: input("two path patterns in one ACL match exactly the same paths"),
   GP_ERR_ACL_BAD_MODE: input("an ACL or route mode is not enforce or audit"),
+  GP_ERR_ACL_BAD_NETWORK: input("an SRC principal is not an IPv4 or IPv6 address or CIDR network"),
+  GP_ERR_ACL_SOURCE_REQUIRED: input("a decision depends on the source address (SRC) but no source was given"),
 
   // Policy tests and the acl CLI.
   GP_ERR_POLICY_BAD_CASE: input("a policy test case is malformed"),
   GP_ERR_POLICY_BAD_REQUEST: input("a request line is not \"METHOD /path\""),
   GP_ERR_PEER_SPEC: input("a --peer or peer value is not ATTR=VALUE pairs"),
   GP_ERR_PEER_CERT: input("a peer certificate file could not be parsed"),
+  GP_ERR_SOURCE_ADDRESS: input("a --source or source value is not an IPv4 or IPv6 address"),
 
   // Configuration.
   GP_ERR_CONFIG_VALUE: input("a configuration value is out of range or malformed"),
@@ -110,6 +113,12 @@ export const ERROR_CODES = Object.freeze({
   ),
   GP_ERR_UPSTREAM_TIMEOUT: answer(504, "upstream_timeout", GRPC_STATUS.DEADLINE_EXCEEDED, "the upstream did not answer in time"),
   GP_ERR_GRPC_UPSTREAM: answer(502, "grpc_unsupported", GRPC_STATUS.UNIMPLEMENTED, "a gRPC call reached a route whose upstream speaks HTTP/1.1, which cannot carry it (use an h2c:// upstream)"),
+  GP_ERR_WEBSOCKET_UPSTREAM: answer(
+    502,
+    "websocket_unsupported",
+    GRPC_STATUS.UNIMPLEMENTED,
+    "a WebSocket handshake reached a route whose upstream is h2c://, which cannot carry an HTTP/1.1 upgrade (use an http:// or unix: upstream)",
+  ),
 } satisfies Record<string, ErrorCodeInfo>);
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,10 +9,16 @@ import { parse } from "yaml";
 
 const ANY = "*";
 
-/** "METHOD /path" -> Set of OUs ("*": any verified peer). */
+/** @typedef {Map<string, Set<string>>} AclTable "METHOD /path" -> Set of OUs ("*": any verified peer) */
+
+/**
+ * "METHOD /path" -> Set of OUs ("*": any verified peer).
+ * @param {string} file
+ * @returns {AclTable}
+ */
 export function compileAcl(file) {
   const table = new Map();
-  const { paths } = parse(readFileSync(file, "utf8"));
+  const { paths } = /** @type {{ paths: Record<string, Record<string, string[]>> }} */ (parse(readFileSync(file, "utf8")));
   for (const [path, methods] of Object.entries(paths)) {
     if (path.includes("{") || path.includes("*")) throw new Error(`${file}: baseline ACL takes exact paths only, got ${path}`);
     for (const [method, principals] of Object.entries(methods)) {
@@ -28,12 +34,23 @@ export function compileAcl(file) {
   return table;
 }
 
-/** The peer's OUs as an array; computed once per TLS connection by the callers. */
+/**
+ * The peer's OUs as an array; computed once per TLS connection by the callers.
+ * @param {import("node:tls").TLSSocket} tlsSocket
+ * @returns {string[]}
+ */
 export function peerOus(tlsSocket) {
-  const ou = tlsSocket.getPeerCertificate().subject?.OU;
-  return ou === undefined ? [] : [].concat(ou);
+  // a string for one OU, an array for several (Node's types say string only)
+  const ou = /** @type {string | string[] | undefined} */ (tlsSocket.getPeerCertificate().subject?.OU);
+  return ou === undefined ? [] : /** @type {string[]} */ ([]).concat(ou);
 }
 
+/**
+ * @param {AclTable} table
+ * @param {string} method
+ * @param {string} url
+ * @param {string[]} ous
+ */
 export function isAllowed(table, method, url, ous) {
   const q = url.indexOf("?"); // the query string plays no part (the README's ACL reference)
   const entry = table.get(`${method} ${q === -1 ? url : url.slice(0, q)}`);
@@ -43,7 +60,11 @@ export function isAllowed(table, method, url, ous) {
   return false;
 }
 
-/** The 403 every Node contender sends, shaped like guardpost's (the README's "What happens on the wire"). */
+/**
+ * The 403 every Node contender sends, shaped like guardpost's (the README's "What happens on the wire").
+ * @param {import("node:http").IncomingMessage} req
+ * @param {import("node:http").ServerResponse} res
+ */
 export function forbidden(req, res) {
   const body = JSON.stringify({ error: "forbidden", method: req.method, path: req.url });
   res.writeHead(403, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });

@@ -24,7 +24,10 @@ export function bigRules() {
   return rules;
 }
 
-/** For the gRPC service: gRPC calls are POSTs to their method path (the README's "HTTP/2 and gRPC"). */
+/**
+ * For the gRPC service: gRPC calls are POSTs to their method path (the README's "HTTP/2 and gRPC").
+ * @returns {Rule[]}
+ */
 export function grpcRules() {
   return [
     { path: GRPC_PATHS.say, method: "POST", ous: [CLIENT_OU] },
@@ -32,12 +35,16 @@ export function grpcRules() {
   ];
 }
 
-/** The README's ACL format. */
+/**
+ * The README's ACL format.
+ * @param {Rule[]} rules
+ */
 export function toYaml(rules) {
+  /** @type {Map<string, Rule[]>} */
   const byPath = new Map();
   for (const rule of rules) {
     if (!byPath.has(rule.path)) byPath.set(rule.path, []);
-    byPath.get(rule.path).push(rule);
+    byPath.get(rule.path)?.push(rule);
   }
   const lines = ["version: 1", "paths:"];
   for (const [path, entries] of byPath) {
@@ -47,12 +54,18 @@ export function toYaml(rules) {
   return `${lines.join("\n")}\n`;
 }
 
-/** One "METHOD path OU" key per line, matched exactly by haproxy's `-f` list. */
+/**
+ * One "METHOD path OU" key per line, matched exactly by haproxy's `-f` list.
+ * @param {Rule[]} rules
+ */
 export function toHaproxyList(rules) {
   return rules.flatMap(({ path, method, ous }) => ous.map((ou) => `${method} ${path} ${ou}`)).join("\n") + "\n";
 }
 
-/** Entries for an nginx `map "$request_method $uri $ou"` block. */
+/**
+ * Entries for an nginx `map "$request_method $uri $ou"` block.
+ * @param {Rule[]} rules
+ */
 export function toNginxMap(rules) {
   return rules.flatMap(({ path, method, ous }) => ous.map((ou) => `    "${method} ${path} ${ou}" 1;`)).join("\n");
 }

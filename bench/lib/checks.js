@@ -9,7 +9,20 @@ import { request as httpsRequest } from "node:https";
 import { h2Session } from "./load.js";
 import { GRPC_PATHS, PATHS, POST_BYTES, SMALL_BODY } from "./wire.js";
 
-/** One HTTP/1.1 request on a fresh connection. Resolves {status, headers, body} or {error}. */
+/** @typedef {import("./load.js").Target} Target */
+/** @typedef {import("./pki.js").Pki} Pki */
+
+/**
+ * @typedef {{ status: number, headers: import("node:http").IncomingHttpHeaders, body: string, error?: undefined }
+ *   | { error: NodeJS.ErrnoException }} Reply
+ */
+
+/**
+ * One HTTP/1.1 request on a fresh connection. Resolves {status, headers, body} or {error}.
+ * @param {Target} target
+ * @param {{ method?: string, path: string, body?: Buffer, tls: import("./load.js").ClientTls }} request
+ * @returns {Promise<Reply>}
+ */
 export function fetchOnce(target, { method = "GET", path, body, tls }) {
   const send = target.protocol === "https" ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
@@ -25,9 +38,11 @@ export function fetchOnce(target, { method = "GET", path, body, tls }) {
         ...(target.protocol === "https" ? tls : {}),
       },
       (res) => {
+        /** @type {Buffer[]} */
         const chunks = [];
         res.on("data", (chunk) => chunks.push(chunk));
-        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        // a response to a client request always has a status code
+        res.on("end", () => resolve({ status: /** @type {number} */ (res.statusCode), headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
         res.on("error", (error) => resolve({ error }));
       },
     );
@@ -63,25 +78,40 @@ export async function fetchOnceH2(target, { path, tls }) {
   });
 }
 
+/** @param {Reply} res */
 function describe(res) {
   if (res.error) return `error ${res.error.code ?? res.error.message}`;
   return `${res.status} ${JSON.stringify(res.body.slice(0, 80))}`;
 }
 
-/** null when `res` is a 200 with exactly `body`, else what was wrong. */
+/**
+ * null when `res` is a 200 with exactly `body`, else what was wrong.
+ * @param {string} what
+ * @param {Reply} res
+ * @param {string} body
+ */
 function expectOk(what, res, body) {
   if (!res.error && res.status === 200 && res.body === body) return null;
   return `${what}: expected 200 ${JSON.stringify(body.slice(0, 80))}, got ${describe(res)}`;
 }
 
-/** null when `res` is a 403 produced by the proxy itself (the upstream never answered). */
+/**
+ * null when `res` is a 403 produced by the proxy itself (the upstream never answered).
+ * @param {string} what
+ * @param {Reply} res
+ */
 function expectDenied(what, res) {
   if (!res.error && res.status === 403 && res.headers["x-upstream"] === undefined) return null;
   if (!res.error && res.status === 403) return `${what}: the 403 came from the upstream, so the request was forwarded`;
   return `${what}: expected 403 from the proxy, got ${describe(res)}`;
 }
 
-/** Checks every contender passes once, right after it starts (over HTTP/2 for a contender that speaks only that). */
+/**
+ * Checks every contender passes once, right after it starts (over HTTP/2 for a contender that speaks only that).
+ * @param {Target} target
+ * @param {{ tls: boolean, acl: boolean, speaks?: string[] }} contender
+ * @param {Pki} pki
+ */
 export async function admissionCheck(target, contender, pki) {
   const get = (contender.speaks ?? ["http1"]).includes("http1") ? fetchOnce : fetchOnceH2;
   if (contender.tls) {
@@ -99,19 +129,28 @@ export async function admissionCheck(target, contender, pki) {
   return null;
 }
 
+/** Each resolves null when the contender answered right, else what was wrong. */
 export const expectations = {
+  /** @param {Target} target @param {Pki} pki */
   async small(target, pki) {
     return expectOk("GET /small", await fetchOnce(target, { path: PATHS.small, tls: pki.client }), SMALL_BODY);
   },
+  /** @param {Target} target @param {Pki} pki */
   async upload(target, pki) {
     const body = Buffer.alloc(POST_BYTES, 0x61);
     const res = await fetchOnce(target, { method: "POST", path: PATHS.upload, body, tls: pki.client });
     return expectOk("POST /upload 64 KB", res, `{"received":${POST_BYTES}}\n`);
   },
+  /** @param {Target} target @param {Pki} pki */
   async denied(target, pki) {
     return expectDenied("GET /admin as OU=web", await fetchOnce(target, { path: PATHS.admin, tls: pki.client }));
   },
-  /** Every path the load will cycle through is served, and a path outside the ACL is not. */
+  /**
+   * Every path the load will cycle through is served, and a path outside the ACL is not.
+   * @param {Target} target
+   * @param {Pki} pki
+   * @param {string[]} paths
+   */
   async bigAcl(target, pki, paths) {
     for (const path of paths) {
       const failure = expectOk(`GET ${path}`, await fetchOnce(target, { path, tls: pki.client }), SMALL_BODY);
@@ -174,6 +213,9 @@ export async function grpcExpectations(target, pki) {
  * session, must all get 200. A server that never resumes is still timed
  * (its full handshakes are the cost its clients pay); the table's resumed %
  * column shows it.
+ * @param {Target} target
+ * @param {Pki} pki
+ * @param {import("./load.js").ResumeMode} resume
  */
 export async function resumptionCheck(target, pki, resume) {
   const { handshakeRun } = await import("./load.js");

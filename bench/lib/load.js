@@ -18,13 +18,38 @@ import { createSecureContext, connect as tlsConnect } from "node:tls";
 import autocannon from "autocannon";
 import { Pool } from "undici";
 
+/**
+ * Where load is sent.
+ * @typedef {{ protocol: "http" | "https", host: string, port: number }} Target
+ */
+
+/**
+ * The client's certificate, key and CA, as makePki gives them.
+ * @typedef {{ cert?: string, key?: string, ca: string }} ClientTls
+ */
+
+/**
+ * What every way of applying load reports for one run.
+ * @typedef {object} RunResult
+ * @property {number} requests
+ * @property {number} seconds
+ * @property {number} rps
+ * @property {number} unexpected
+ * @property {number} errors
+ * @property {number} [timeouts]
+ * @property {number} [resumed] handshakeRun only
+ * @property {{ p50: number, p99: number, p999?: number, max: number }} latencyMs
+ */
+
+/** @param {Target} target */
 function urlOf(target) {
   return `${target.protocol}://${target.host}:${target.port}`;
 }
 
 /**
- * @param {object} target {protocol, host, port}
- * @param {object} load {connections, duration (s), requests: [{method, path, body?, headers?}], expectStatus, overallRate?}
+ * @param {Target} target
+ * @param {{ connections: number, duration: number, requests: import("autocannon").Request[], expectStatus: number, overallRate?: number, tls: ClientTls }} load duration in seconds
+ * @returns {Promise<RunResult>}
  */
 export async function autocannonRun(target, { connections, duration, requests, expectStatus, overallRate, tls }) {
   const result = await autocannon({
@@ -39,7 +64,7 @@ export async function autocannonRun(target, { connections, duration, requests, e
     ...(target.protocol === "https" ? { tlsOptions: tls } : {}),
   });
   const total = result.requests.total;
-  const expected = result.statusCodeStats?.[expectStatus]?.count ?? 0;
+  const expected = result.statusCodeStats?.[`${expectStatus}`]?.count ?? 0;
   return {
     requests: total,
     seconds: result.duration,
@@ -61,7 +86,10 @@ const HANDSHAKE_REQUEST = "GET /small HTTP/1.1\r\nHost: bench\r\nConnection: clo
  * - tls13: TLS 1.3, offers the last ticket this loop received.
  * - tls12-id: TLS 1.2 without the ticket extension, so the only way back is
  *   the session id, which the server must have kept in a cache.
+ * @typedef {"full" | "tls13" | "tls12-id"} ResumeMode
  */
+
+/** @type {Record<ResumeMode, import("node:tls").SecureContextOptions>} */
 const RESUME_MODES = {
   full: {},
   tls13: { minVersion: "TLSv1.3" },
@@ -73,6 +101,9 @@ const RESUME_MODES = {
  * GET with `Connection: close`, read to the end, repeat until `duration`
  * seconds have passed. `resumed` counts connections whose session was
  * resumed; with `resume: "full"` it must stay 0.
+ * @param {Target} target
+ * @param {{ concurrency: number, duration: number, tls: ClientTls, resume?: ResumeMode }} load
+ * @returns {Promise<RunResult>}
  */
 export async function handshakeRun(target, { concurrency, duration, tls, resume = "full" }) {
   const mode = RESUME_MODES[resume];
@@ -82,12 +113,17 @@ export async function handshakeRun(target, { concurrency, duration, tls, resume 
   const secureContext = createSecureContext({ ...tls, ...mode });
   const start = performance.now();
   const deadline = start + duration * 1000;
+  /** @type {number[]} */
   const times = [];
   let ok = 0;
   let failed = 0;
   let resumed = 0;
   let lastEnd = start;
 
+  /**
+   * @param {{ session: Buffer | null }} slot
+   * @returns {Promise<void>}
+   */
   const once = (slot) =>
     new Promise((resolve) => {
       const begun = performance.now();
@@ -117,6 +153,7 @@ export async function handshakeRun(target, { concurrency, duration, tls, resume 
     });
 
   const loop = async () => {
+    /** @type {{ session: Buffer | null }} */
     const slot = { session: null };
     while (performance.now() < deadline) await once(slot);
   };
@@ -138,6 +175,9 @@ export async function handshakeRun(target, { concurrency, duration, tls, resume 
  * connections opened beforehand. Each request's latency runs from the moment
  * it was due, not from when it was sent, so time spent queued behind a slow
  * response counts (coordinated omission).
+ * @param {Target} target
+ * @param {{ rate: number, duration: number, connections: number, path: string, tls: ClientTls }} load
+ * @returns {Promise<RunResult>}
  */
 export async function pacedRun(target, { rate, duration, connections, path, tls }) {
   const pool = new Pool(urlOf(target), {
@@ -155,12 +195,15 @@ export async function pacedRun(target, { rate, duration, connections, path, tls 
     await Promise.all(Array.from({ length: connections }, get));
 
     const total = Math.max(1, Math.round(rate * duration));
+    /** @type {number[]} */
     const latencies = [];
     let unexpected = 0;
     let issued = 0;
     let settled = 0;
     const start = performance.now();
-    await new Promise((resolve) => {
+    /** @type {Promise<void>} */
+    const allSettled = new Promise((resolve) => {
+      /** @param {number} i */
       const fire = (i) => {
         const due = start + (i * 1000) / rate;
         get().then(
@@ -180,6 +223,7 @@ export async function pacedRun(target, { rate, duration, connections, path, tls 
       };
       tick();
     });
+    await allSettled;
     const seconds = (performance.now() - start) / 1000;
     return { requests: total, seconds, rps: total / seconds, unexpected, errors: unexpected, latencyMs: percentiles(latencies) };
   } finally {
@@ -187,9 +231,11 @@ export async function pacedRun(target, { rate, duration, connections, path, tls 
   }
 }
 
+/** @param {number[]} values */
 function percentiles(values) {
   if (values.length === 0) return { p50: NaN, p99: NaN, max: NaN };
   const sorted = Float64Array.from(values).sort();
+  /** @param {number} q */
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] };
 }

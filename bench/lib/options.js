@@ -52,7 +52,12 @@ const QUICK = { duration: 0.5, rounds: 1, warmup: 0.2 };
 // contenders ran within seconds of each other, cancels most of that drift.
 const FULL = { duration: 3, rounds: 8, warmup: 2 };
 
+/**
+ * @param {string[]} argv
+ * @param {NodeJS.ProcessEnv} env
+ */
 export function parseOptions(argv, env) {
+  /** @type {Map<string, string>} */
   const flags = new Map();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -68,9 +73,13 @@ export function parseOptions(argv, env) {
       throw new Error(`unknown option ${arg}\n\n${USAGE}`);
     }
   }
+  /** @type {(flag: string, variable: string) => string | undefined} */
   const pick = (flag, variable) => flags.get(flag) ?? env[variable];
+  /** @param {string | undefined} value */
   const truthy = (value) => value !== undefined && value !== "" && value !== "0" && value !== "false";
+  /** @param {string | undefined} value */
   const list = (value) => (value ? value.split(",").map((s) => s.trim()).filter(Boolean) : null);
+  /** @type {(flag: string, value: string | undefined, fallback: number) => number} */
   const number = (flag, value, fallback) => {
     if (value === undefined || value === "") return fallback;
     const n = Number(value);

@@ -7,6 +7,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLIENT_OU, OTHER_OU } from "./wire.js";
 
+/** @typedef {Awaited<ReturnType<typeof makePki>>} Pki */
+
+/** @param {string} dir where the files are written */
 export async function makePki(dir) {
   const { createCa } = await import("../../dist/pki/authority.js");
   const ca = await createCa({ cn: "guardpost bench CA" });
@@ -34,9 +37,9 @@ export async function makePki(dir) {
     otherCert: other.chain,
     otherKey: other.key,
   };
-  const paths = {};
-  for (const [name, file] of Object.entries(files)) {
-    paths[name] = join(dir, file);
+  const paths = /** @type {Record<keyof typeof files, string>} */ ({});
+  for (const name of /** @type {(keyof typeof files)[]} */ (Object.keys(files))) {
+    paths[name] = join(dir, files[name]);
     writeFileSync(paths[name], contents[name], { mode: 0o644 });
   }
   return {

@@ -8,28 +8,35 @@ import { closeSync, openSync, readdirSync, readFileSync, statSync, truncateSync 
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 
-/** A port the kernel just handed out and released; used for configs that need the number up front. */
+/**
+ * A port the kernel just handed out and released; used for configs that need the number up front.
+ * @returns {Promise<number>}
+ */
 export function freePort(host = "127.0.0.1") {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
     server.listen(0, host, () => {
-      const { port } = server.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
 }
 
+/** @type {Set<import("node:child_process").ChildProcess>} */
 const running = new Set();
 
 /**
  * Signals the child's whole process group: each child leads its own group
  * (spawned detached), so nginx's worker goes down with its master even when
  * the master is killed outright.
+ * @param {import("node:child_process").ChildProcess} child
+ * @param {NodeJS.Signals} signal
  */
 function signalGroup(child, signal) {
   try {
-    process.kill(-child.pid, signal);
+    // a child whose spawn failed has no pid and no group
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
   } catch {
     // already gone
   }
@@ -39,14 +46,29 @@ function signalGroup(child, signal) {
 process.on("exit", () => {
   for (const child of running) signalGroup(child, "SIGKILL");
 });
-for (const signal of ["SIGINT", "SIGTERM"]) {
+for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM"])) {
   process.once(signal, () => {
     for (const child of running) signalGroup(child, "SIGKILL");
     process.exit(130);
   });
 }
 
+/** @type {(cpu: number | null | undefined, command: string, args: string[]) => { command: string, args: string[] }} */
 const pinned = (cpu, command, args) => (cpu === undefined || cpu === null ? { command, args } : { command: "taskset", args: ["-c", String(cpu), command, ...args] });
+
+/**
+ * @typedef {object} StartOptions
+ * @property {string} name names the log files
+ * @property {string} command
+ * @property {string[]} args
+ * @property {string} [cwd]
+ * @property {NodeJS.ProcessEnv} [env] added to this process's environment
+ * @property {string} logDir
+ * @property {number | null} [cpu]
+ * @property {{ cpu?: number | null }} [stdoutPipe]
+ */
+
+/** @typedef {ReturnType<typeof startProcess>} Proc */
 
 /**
  * Spawns `command args` with stdout and stderr appended to files in logDir
@@ -57,6 +79,7 @@ const pinned = (cpu, command, args) => (cpu === undefined || cpu === null ? { co
  * With `stdoutPipe: {cpu}`, stdout is a pipe, as under a container runtime,
  * drained into the file by `cat` on that CPU: what a sidecar's log costs
  * depends on what its stdout is, and in a pod it is a pipe.
+ * @param {StartOptions} options
  */
 export function startProcess({ name, command, args, cwd, env, logDir, cpu, stdoutPipe }) {
   ({ command, args } = pinned(cpu, command, args));
@@ -79,8 +102,11 @@ export function startProcess({ name, command, args, cwd, env, logDir, cpu, stdou
   closeSync(out);
   closeSync(err);
   running.add(child);
+  /** @type {{ code: number | null, signal: NodeJS.Signals | null } | null} */
   let exit = null;
+  /** @type {Error | null} */
   let spawnError = null;
+  /** @type {Promise<void>} */
   const exited = new Promise((resolve) => {
     child.once("error", (error) => {
       spawnError = error;
@@ -134,6 +160,7 @@ export function startProcess({ name, command, args, cwd, env, logDir, cpu, stdou
   };
 }
 
+/** @param {string} file */
 function tail(file, max = 400) {
   try {
     const text = readFileSync(file, "utf8").trim();
@@ -144,7 +171,11 @@ function tail(file, max = 400) {
   }
 }
 
-/** Resolves once `port` accepts TCP connections; rejects if `proc` exits first or time runs out. */
+/**
+ * Resolves once `port` accepts TCP connections; rejects if `proc` exits first or time runs out.
+ * @param {number} port
+ * @param {{ host?: string, proc?: Proc, timeoutMs?: number }} [options]
+ */
 export async function waitForPort(port, { host = "127.0.0.1", proc, timeoutMs = 10_000 } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -156,6 +187,11 @@ export async function waitForPort(port, { host = "127.0.0.1", proc, timeoutMs = 
   }
 }
 
+/**
+ * @param {string} host
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 function canConnect(host, port) {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
@@ -167,6 +203,7 @@ function canConnect(host, port) {
   });
 }
 
+/** @type {number | undefined} */
 let ticksPerSecond;
 function clockTicks() {
   if (ticksPerSecond === undefined) {
@@ -184,28 +221,37 @@ function clockTicks() {
  * it (nginx's worker is a child of its master). Fields 14 and 15 of
  * /proc/<pid>/stat, in clock ticks (proc(5)); the command name in field 2 may
  * hold spaces, so fields are counted from the closing parenthesis.
+ * NaN when the process is gone (or never started, so has no pid).
+ * @param {number | undefined} pid
  */
 export function cpuMicros(pid) {
+  /** @type {Map<number, Stat[]>} */
   const children = new Map();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = readStat(Number(entry));
     if (!stat) continue;
     if (!children.has(stat.ppid)) children.set(stat.ppid, []);
-    children.get(stat.ppid).push(stat);
+    children.get(stat.ppid)?.push(stat);
   }
-  const root = readStat(pid);
+  const root = pid === undefined ? null : readStat(pid);
   if (!root) return NaN;
   let ticks = 0;
   const queue = [root];
   while (queue.length > 0) {
-    const stat = queue.pop();
+    const stat = /** @type {Stat} */ (queue.pop());
     ticks += stat.ticks;
     queue.push(...(children.get(stat.pid) ?? []));
   }
   return (ticks * 1e6) / clockTicks();
 }
 
+/** @typedef {{ pid: number, ppid: number, ticks: number }} Stat */
+
+/**
+ * @param {number} pid
+ * @returns {Stat | null}
+ */
 function readStat(pid) {
   let text;
   try {

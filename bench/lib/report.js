@@ -3,11 +3,63 @@
  * for the terminal, Markdown for RESULTS.md, JSON for everything raw.
  */
 
+/**
+ * One timed run: the load generator's figures plus the CPU readings around it.
+ * @typedef {import("./load.js").RunResult & { cpuUsPerReq: number, upstreamCpuUsPerReq: number, proxyCpuPct: number, loaderCpuPct: number, logBytesPerReq?: number }} Round
+ */
+/** @typedef {ReturnType<typeof spread>} Spread */
+/** @typedef {ReturnType<typeof pairedRatios>} Paired */
+/** @typedef {ReturnType<typeof summarize> & { paired?: Paired }} Summary */
+/**
+ * One contender in one scenario: measured (rounds, then summary) or skipped with the reason.
+ * @typedef {object} Entry
+ * @property {string} name
+ * @property {string} description
+ * @property {string} [skipped]
+ * @property {Round[]} [rounds]
+ * @property {Summary} [summary]
+ */
+/**
+ * @typedef {object} ScenarioRecord
+ * @property {string} name
+ * @property {string} title
+ * @property {"throughput" | "latency"} metric
+ * @property {string} [unit]
+ * @property {boolean} [resumes]
+ * @property {Entry[]} entries
+ * @property {number} [rate] offered rate of a latency scenario
+ * @property {string} [rateSource]
+ * @property {{ a: string, b: string, cpu: Spread }[]} [comparisons]
+ */
+/**
+ * @typedef {object} Settings
+ * @property {number} duration
+ * @property {number} rounds
+ * @property {number} warmup
+ * @property {number} connections
+ * @property {number} handshakeConcurrency
+ * @property {number} pacedConnections
+ * @property {boolean} quick
+ * @property {{ loader: number, proxy: number } | null} pinned
+ * @property {string | null} notPinnedBecause
+ * @property {{ path: string, version: string }} [contenderNode]
+ */
+/**
+ * @typedef {object} Results
+ * @property {{ command: string, date: string, machine: ReturnType<typeof import("./system.js").describeMachine>, versions: Record<string, string>, commit: string, guardpost?: { cli: string, version: string }, settings: Settings, baseline: string, elapsedSeconds?: number }} meta
+ * @property {ScenarioRecord[]} scenarios
+ */
+
+/** @param {number[]} values */
 export function median(values) {
   return quantile(values, 0.5);
 }
 
-/** The q-quantile of the finite values, interpolated linearly between ranks; NaN when there are none. */
+/**
+ * The q-quantile of the finite values, interpolated linearly between ranks; NaN when there are none.
+ * @param {number[]} values
+ * @param {number} q
+ */
 export function quantile(values, q) {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
@@ -17,7 +69,10 @@ export function quantile(values, q) {
   return v[lo] + (v[hi] - v[lo]) * (at - lo);
 }
 
-/** Median, quartiles and extremes of a list of per-round figures. */
+/**
+ * Median, quartiles and extremes of a list of per-round figures.
+ * @param {number[]} values
+ */
 export function spread(values) {
   const v = values.filter((x) => Number.isFinite(x));
   return {
@@ -30,8 +85,12 @@ export function spread(values) {
   };
 }
 
-/** Medians over a contender's rounds, for the absolute columns. */
+/**
+ * Medians over a contender's rounds, for the absolute columns.
+ * @param {Round[]} rounds
+ */
 export function summarize(rounds) {
+  /** @param {(r: Round) => number} f */
   const pick = (f) => rounds.map(f);
   const rps = pick((r) => r.rps);
   const resumed = rounds.filter((r) => r.resumed !== undefined);
@@ -50,7 +109,7 @@ export function summarize(rounds) {
     unexpected: rounds.reduce((n, r) => n + r.unexpected, 0),
     requests: rounds.reduce((n, r) => n + r.requests, 0),
     logBytesPerReq: median(pick((r) => r.logBytesPerReq ?? NaN)),
-    resumedPct: resumed.length ? (100 * resumed.reduce((n, r) => n + r.resumed, 0)) / resumed.reduce((n, r) => n + r.requests + r.unexpected, 0) : undefined,
+    resumedPct: resumed.length ? (100 * resumed.reduce((n, r) => n + (r.resumed ?? 0), 0)) / resumed.reduce((n, r) => n + r.requests + r.unexpected, 0) : undefined,
   };
 }
 
@@ -61,13 +120,20 @@ export function summarize(rounds) {
  * ran seconds apart, so a slow minute of the VM divides out; the median of
  * those per-round ratios, with its spread, is the figure to read. A round in
  * which either side has no figure is left out.
+ * @param {Round[]} rounds
+ * @param {Round[]} baseRounds
  */
 export function pairedRatios(rounds, baseRounds) {
   const n = Math.min(rounds.length, baseRounds.length);
+  /** @type {number[]} */
   const cpu = [];
+  /** @type {number[]} */
   const rps = [];
+  /** @type {number[]} */
   const p99Added = [];
+  /** @type {number[]} */
   const p50Added = [];
+  /** @type {number[]} */
   const p99 = [];
   for (let i = 0; i < n; i++) {
     const r = rounds[i];
@@ -85,38 +151,59 @@ export function pairedRatios(rounds, baseRounds) {
  * Paired CPU ratios between two contenders other than the baseline, e.g.
  * guardpost over guardpost-noaccess: what the access log costs. Added to
  * `scenario.comparisons` when both were measured.
+ * @param {ScenarioRecord} scenario
+ * @param {string[][]} pairs [a, b]: a over b
  */
 export function addComparisons(scenario, pairs) {
   scenario.comparisons = [];
   for (const [a, b] of pairs) {
     const ea = scenario.entries.find((e) => e.name === a && e.summary);
     const eb = scenario.entries.find((e) => e.name === b && e.summary);
-    if (ea && eb) scenario.comparisons.push({ a, b, cpu: pairedRatios(ea.rounds, eb.rounds).cpu });
+    if (ea && eb) scenario.comparisons.push({ a, b, cpu: pairedRatios(ea.rounds ?? [], eb.rounds ?? []).cpu });
   }
 }
 
-/** Adds `paired` (see pairedRatios) to every measured entry; NaN figures when the baseline was not measured. */
+/**
+ * Adds `paired` (see pairedRatios) to every measured entry; NaN figures when the baseline was not measured.
+ * @param {ScenarioRecord} scenario
+ * @param {string} baselineName
+ */
 export function addPairedRatios(scenario, baselineName) {
   const base = scenario.entries.find((e) => e.name === baselineName && e.summary);
   for (const entry of scenario.entries) {
     if (!entry.summary) continue;
-    entry.summary.paired = pairedRatios(entry.rounds, base ? base.rounds : []);
+    entry.summary.paired = pairedRatios(entry.rounds ?? [], base?.rounds ?? []);
   }
 }
 
 /** A load generator this busy is at or near its own limit (one thread). */
 const LOADER_BOUND_PCT = 85;
 
+/** @typedef {(n: number) => string} Format */
+/** @typedef {(s: Summary) => string} Cell */
+
+/** @type {Format} */
 const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
+/** @type {(digits: number) => Format} */
 const fixed = (digits) => (n) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
+/** @type {Format} */
 const ms = (n) => (Number.isFinite(n) ? (n >= 10 ? n.toFixed(0) : n.toFixed(2)) : "-");
 
+/** @type {(f: keyof Paired, fmt: Format) => Cell} */
 const range = (f, fmt) => (s) => (s.paired && s.paired[f].n > 0 ? `${fmt(s.paired[f].min)}–${fmt(s.paired[f].max)}` : "-");
+/** @type {(f: keyof Paired, fmt: Format) => Cell} */
 const iqr = (f, fmt) => (s) => (s.paired && s.paired[f].n > 0 ? `${fmt(s.paired[f].q1)}–${fmt(s.paired[f].q3)}` : "-");
+/** @type {(f: keyof Paired, fmt: Format) => Cell} */
 const paired = (f, fmt) => (s) => (s.paired ? fmt(s.paired[f].median) : "-");
+/** @type {Format} */
 const signedMs = (n) => (Number.isFinite(n) ? `${n >= 0 ? "+" : ""}${n.toFixed(2)}` : "-");
 
-/** Column definitions per kind of scenario: [header, cell(entry summary)]. */
+/**
+ * Column definitions per kind of scenario: [header, cell(entry summary)].
+ * @param {ScenarioRecord} scenario
+ * @param {string} baselineName
+ * @returns {[string, Cell][]}
+ */
 function columns(scenario, baselineName) {
   const unit = scenario.unit ?? "req/s";
   const per = unit === "conn/s" ? "conn" : "req";
@@ -135,6 +222,7 @@ function columns(scenario, baselineName) {
       ["proxy CPU %", (s) => int(s.proxyCpuPct)],
     ];
   }
+  /** @type {[string, Cell][]} */
   const cols = [
     [`CPU µs/${per}`, (s) => fixed(1)(s.cpuUsPerReq)],
     [`CPU × ${baselineName}`, paired("cpu", x)],
@@ -151,13 +239,18 @@ function columns(scenario, baselineName) {
   return cols;
 }
 
+/**
+ * @param {ScenarioRecord} scenario
+ * @param {string} baselineName
+ */
 function rows(scenario, baselineName) {
   const cols = columns(scenario, baselineName);
   const header = ["contender", ...cols.map(([h]) => h)];
-  const body = scenario.entries.filter((e) => e.summary).map((e) => [e.name, ...cols.map(([, cell]) => cell(e.summary))]);
+  const body = scenario.entries.filter((e) => e.summary).map((e) => [e.name, ...cols.map(([, cell]) => cell(/** @type {Summary} */ (e.summary)))]);
   return { header, body };
 }
 
+/** @param {ScenarioRecord} scenario */
 function notes(scenario) {
   const out = [];
   for (const c of scenario.comparisons ?? []) {
@@ -167,7 +260,7 @@ function notes(scenario) {
   if (scenario.rate) out.push(`offered rate: ${int(scenario.rate)} req/s (half of ${int(scenario.rate * 2)}, ${scenario.rateSource})`);
   for (const e of scenario.entries) {
     if (e.skipped) out.push(`${e.name} skipped: ${e.skipped}`);
-    else if (e.summary?.unexpected > 0) out.push(`${e.name}: ${e.summary.unexpected} of ${e.summary.requests} responses had the wrong status or failed`);
+    else if (e.summary && e.summary.unexpected > 0) out.push(`${e.name}: ${e.summary.unexpected} of ${e.summary.requests} responses had the wrong status or failed`);
     if (e.summary && scenario.metric === "throughput" && e.summary.loaderCpuPct >= LOADER_BOUND_PCT) {
       out.push(`${e.name}: the load generator used ${Math.round(e.summary.loaderCpuPct)}% of a core, so it, not the proxy, may have set this rate; compare CPU per request`);
     }
@@ -177,9 +270,14 @@ function notes(scenario) {
   return out;
 }
 
+/**
+ * @param {ScenarioRecord} scenario
+ * @param {string} baselineName
+ */
 export function textTable(scenario, baselineName) {
   const { header, body } = rows(scenario, baselineName);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  /** @param {string[]} cells */
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   const out = [`== ${scenario.name}: ${scenario.title}`];
   if (body.length > 0) out.push(line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line));
@@ -188,6 +286,10 @@ export function textTable(scenario, baselineName) {
   return out.join("\n");
 }
 
+/**
+ * @param {ScenarioRecord} scenario
+ * @param {string} baselineName
+ */
 export function markdownTable(scenario, baselineName) {
   const { header, body } = rows(scenario, baselineName);
   const out = [`### ${scenario.name}: ${scenario.title}`, ""];
@@ -202,6 +304,7 @@ export function markdownTable(scenario, baselineName) {
   return out.join("\n");
 }
 
+/** @param {Results} results */
 export function markdownReport(results) {
   const { meta } = results;
   const m = meta.machine;

@@ -7,6 +7,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism, release } from "node:os";
 
+/**
+ * @param {string} command
+ * @param {string[]} args
+ */
 function run(command, args) {
   try {
     return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
@@ -15,11 +19,15 @@ function run(command, args) {
   }
 }
 
+/** @param {string} name */
 export function hasCommand(name) {
   return run("sh", ["-c", `command -v ${name}`]) !== null;
 }
 
-/** Version line of a native contender, or null when it is not installed. */
+/**
+ * Version line of a native contender, or null when it is not installed.
+ * @param {string} name
+ */
 export function nativeVersion(name) {
   // both print their version on stderr
   const result = spawnSync(name, ["-v"], { encoding: "utf8" });
@@ -42,6 +50,7 @@ export function describeMachine() {
   };
 }
 
+/** @param {string} file */
 function safeRead(file) {
   try {
     return readFileSync(file, "utf8");
@@ -55,6 +64,9 @@ function safeRead(file) {
  * apt-get when running as root, retrying once after `apt-get update` (a fresh
  * container has no package lists). Returns the names that are still missing,
  * each with the reason, so the caller can skip those contenders with a note.
+ * @param {string[]} names
+ * @param {(message: string) => void} log
+ * @returns {Map<string, string>}
  */
 export function ensureDebianPackages(names, log) {
   const missing = names.filter((name) => !hasCommand(name));
@@ -90,6 +102,7 @@ export function ensureDebianPackages(names, log) {
  * The Node binary for the Node contenders: this one when `spec` is null, a
  * path as given, or a major version ("24", "node@24") installed from the npm
  * registry's `node` package through npx (what .ci/run does too).
+ * @param {string | null | undefined} spec
  */
 export function resolveNode(spec) {
   if (!spec) return process.execPath;
@@ -101,7 +114,10 @@ export function resolveNode(spec) {
   return path;
 }
 
-/** `node --version` of a binary. */
+/**
+ * `node --version` of a binary.
+ * @param {string} binary
+ */
 export function nodeVersion(binary) {
   return run(binary, ["--version"]) ?? "unknown";
 }
@@ -113,6 +129,8 @@ export function nodeVersion(binary) {
  * happens to share cores with the loader. Other work on the machine still
  * lands anywhere; per-round paired ratios absorb that.
  * Returns null when pinning is off or not possible, with the reason.
+ * @param {boolean} wanted
+ * @returns {{ plan: { loader: number, proxy: number }, why: null } | { plan: null, why: string }}
  */
 export function cpuPlan(wanted) {
   if (!wanted) return { plan: null, why: "--no-pin" };

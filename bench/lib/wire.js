@@ -21,7 +21,10 @@ export const OTHER_OU = "marketing";
 
 export const POST_BYTES = 64 * 1024;
 
-/** Paths of the 10,000-entry ACL: /svc/00000 ... /svc/09999. */
+/**
+ * Paths of the 10,000-entry ACL: /svc/00000 ... /svc/09999.
+ * @param {number} i
+ */
 export function bigAclPath(i) {
   return `/svc/${String(i).padStart(5, "0")}`;
 }

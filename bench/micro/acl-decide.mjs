@@ -31,12 +31,16 @@ const SIZES = [10, 1_000, 10_000];
 const LOOKUPS = 4096;
 const PASSES = 250; // per round: ~1M decisions per size
 
-const table = parse(readFileSync(new URL("../../test/fixtures/acl/cases.yaml", import.meta.url), "utf8"));
+/** @typedef {ReturnType<typeof canonicalPeer>} Peer */
+/** @typedef {{ acl: string, peer: Parameters<typeof canonicalPeer>[0], request: string, expect: "allow" | "deny", entry: string | null }} Case one row of the case table */
+
+const table = /** @type {{ acls: Record<string, string>, cases: Case[] }} */ (parse(readFileSync(new URL("../../test/fixtures/acl/cases.yaml", import.meta.url), "utf8")));
 const baseText = table.acls.payments;
 const baseCases = table.cases.filter((c) => c.acl === "payments");
 const BASE_PATHS = (baseText.match(/^ {2}\/\S*:$/gm) ?? []).length;
 
 // A small deterministic PRNG so every run times the same lookups.
+/** @param {number} seed */
 function prng(seed) {
   let s = seed >>> 0;
   return () => {
@@ -45,6 +49,7 @@ function prng(seed) {
   };
 }
 
+/** @type {{ pattern: (i: number) => string, request: (i: number) => string }[]} */
 const FILLER_KINDS = [
   { pattern: (i) => `/api/r${i}`, request: (i) => `/api/r${i}` },
   { pattern: (i) => `/api/r${i}/{id}`, request: (i) => `/api/r${i}/7f3a` },
@@ -52,6 +57,7 @@ const FILLER_KINDS = [
   { pattern: (i) => `/api/r${i}/files/**`, request: (i) => `/api/r${i}/files/2024/report.pdf` },
 ];
 
+/** @param {number} paths */
 function aclText(paths) {
   const lines = [baseText.trimEnd()];
   for (let i = 0; i < paths - BASE_PATHS; i++) {
@@ -67,7 +73,12 @@ const peers = {
   ops: canonicalPeer({ OU: ["ops", "sre"], CN: "ops-02" }),
 };
 
-/** Draws filler numbers 0..count-1: uniformly, or Zipf-distributed over a seeded shuffle of them. */
+/**
+ * Draws filler numbers 0..count-1: uniformly, or Zipf-distributed over a seeded shuffle of them.
+ * @param {string} distribution "uniform" or "zipf"
+ * @param {number} count
+ * @param {() => number} random
+ */
 function sampler(distribution, count, random) {
   if (distribution === "uniform") return () => Math.floor(random() * count);
   const order = Array.from({ length: count }, (_, i) => i);
@@ -91,8 +102,13 @@ function sampler(distribution, count, random) {
   };
 }
 
-/** The lookups for an ACL with `paths` paths: [method, normalized path, peer, expected allow, expected entry]. */
+/**
+ * The lookups for an ACL with `paths` paths: [method, normalized path, peer, expected allow, expected entry].
+ * @param {number} paths
+ * @param {string} distribution
+ */
 function lookups(paths, distribution) {
+  /** @type {[string, string, Peer, boolean, string | null][]} */
   const out = [];
   for (const c of baseCases) {
     const target = normalizeTarget(c.request.split(" ")[1]);
@@ -102,7 +118,7 @@ function lookups(paths, distribution) {
   const fillers = paths - BASE_PATHS;
   const random = prng(paths);
   const pick = sampler(distribution, fillers, random);
-  const peerNames = Object.keys(peers);
+  const peerNames = /** @type {(keyof typeof peers)[]} */ (Object.keys(peers));
   while (out.length < LOOKUPS) {
     const kind = Math.floor(random() * 6);
     const peerName = peerNames[Math.floor(random() * peerNames.length)];
@@ -110,6 +126,7 @@ function lookups(paths, distribution) {
     const method = random() < 0.8 ? "GET" : "POST";
     const i = pick();
     // Request-targets arrive as flat strings (the HTTP parser's); template literals would make rope strings.
+    /** @param {string} text */
     const flat = (text) => Buffer.from(text, "latin1").toString("latin1");
     if (kind >= 4) {
       // Misses: a deep path under a generated prefix that no pattern takes (the trie backtracks), or an unknown root.
@@ -145,11 +162,14 @@ const setups = DISTRIBUTIONS.flatMap((distribution) =>
         throw new Error(`${paths} paths: ${method} ${path} decided ${d.allow ? "allow" : "deny"} by ${d.entry}, expected ${allow ? "allow" : "deny"} by ${entry}`);
       }
     }
-    return { distribution, paths, acl, compileMs, work, samples: [] };
+    return { distribution, paths, acl, compileMs, work, samples: /** @type {number[]} */ ([]) };
   }),
 );
 
+/** @typedef {(typeof setups)[number]} Setup */
+
 let sink = 0;
+/** @param {Setup} setup */
 function time(setup) {
   const { acl, work } = setup;
   const n = work.length;
@@ -164,7 +184,9 @@ function time(setup) {
 }
 
 // Garbage collections that start while a setup is being timed (the timed loops allocate nothing but what evaluate does).
+/** @type {number[]} */
 const gcStarts = [];
+/** @type {[number, number][]} */
 const timedWindows = [];
 const gcObserver = new PerformanceObserver((list) => gcStarts.push(...list.getEntries().map((e) => e.startTime)));
 
@@ -184,12 +206,14 @@ await new Promise((resolve) => setTimeout(resolve, 200));
 gcObserver.disconnect();
 const gcDuringTiming = gcStarts.filter((t) => timedWindows.some(([from, to]) => t >= from && t <= to)).length;
 
+/** @param {number[]} xs */
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = setups.map((s) => {
   const ns = median(s.samples);
   // The ratio is taken within each round (samples a second apart), then the median over rounds,
   // so drift in the machine's speed between rounds does not enter it.
-  const baseline = setups.find((b) => b.distribution === s.distribution && b.paths === SIZES[0]);
+  // every distribution has a setup for each size
+  const baseline = /** @type {Setup} */ (setups.find((b) => b.distribution === s.distribution && b.paths === SIZES[0]));
   const ratio = median(s.samples.map((sample, round) => sample / baseline.samples[round]));
   return {
     distribution: s.distribution,

@@ -19,12 +19,15 @@ const proxy = httpProxy.createProxyServer({
   agent: new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 60_000 }),
   xfwd: true,
 });
-proxy.on("error", (_err, _req, res) => {
+proxy.on("error", (_err, _req, socketOrRes) => {
+  // only proxy.web() is used here, which hands its ServerResponse (ws() would hand a socket)
+  const res = /** @type {import("node:http").ServerResponse} */ (socketOrRes);
   if (res.headersSent) return res.destroy();
   res.writeHead(502, { "content-type": "application/json" }).end('{"error":"bad gateway"}');
 });
 
 const OUS = Symbol("peer OUs");
+/** @typedef {import("node:tls").TLSSocket & { [OUS]: string[] }} PeerSocket a client connection with its OUs read */
 const server = createServer(
   {
     cert: readFileSync(options.cert),
@@ -34,13 +37,14 @@ const server = createServer(
     rejectUnauthorized: true,
     minVersion: "TLSv1.2",
   },
+  // A server's request always has a method and a url, and its socket is a PeerSocket once secureConnection ran.
   (req, res) => {
-    if (!isAllowed(acl, req.method, req.url, req.socket[OUS])) return forbidden(req, res);
+    if (!isAllowed(acl, /** @type {string} */ (req.method), /** @type {string} */ (req.url), /** @type {PeerSocket} */ (req.socket)[OUS])) return forbidden(req, res);
     proxy.web(req, res);
   },
 );
 server.on("secureConnection", (socket) => {
-  socket[OUS] = peerOus(socket);
+  /** @type {PeerSocket} */ (socket)[OUS] = peerOus(socket);
 });
 server.keepAliveTimeout = 65_000;
 server.listen(options.port, options.host);

@@ -10,9 +10,10 @@ import { isScalar, type Node } from "yaml";
 import type { SourcePosition } from "../errors.js";
 import type { PeerAttributes } from "../identity/attributes.js";
 import { describeNode, YamlSource } from "../yaml/source.js";
-import { decide, DecisionTableBuilder, evaluate, type Decision, type DecisionRequest, type EntrySpec } from "./decide.js";
-import { parsePathPattern, type PathPattern } from "./path-pattern.js";
+import { buildDecisionTable, decide, evaluate, type Decision, type DecisionRequest } from "./decide.js";
+import { parsePathPattern } from "./path-pattern.js";
 import { PrincipalCompiler } from "./principal.js";
+import type { AclRule, RuleEntry } from "./rules.js";
 
 export type AclMode = "enforce" | "audit";
 
@@ -82,13 +83,11 @@ function compileSource(src: YamlSource): CompiledAcl {
     mode = text as AclMode;
   }
 
-  const principals = new PrincipalCompiler(src, fields.get("groups")?.value ?? null);
+  const principals = new PrincipalCompiler(src, fields.get("groups")?.value ?? null, { allowSource: true });
 
   const entries: AclEntry[] = [];
   const seen = new Map<string, { text: string; line: number }>();
-  const builder = new DecisionTableBuilder();
-  const exact = new Map<string, number>();
-  const patterns: { segments: PathPattern["segments"]; value: number }[] = [];
+  const rules: AclRule[] = [];
   const intern = interner();
 
   for (const { key, keyNode, value } of src.entries(fields.get("paths")!.value, '"paths"')) {
@@ -100,40 +99,50 @@ function compileSource(src: YamlSource): CompiledAcl {
     }
     seen.set(pattern.key, { text: pattern.text, line: src.position(keyNode).line });
 
-    const methods = new Map<string, EntrySpec>();
-    let anyMethod: EntrySpec | null = null;
+    const methods = new Map<string, RuleEntry>();
+    let anyMethod: RuleEntry | null = null;
     for (const method of src.entries(value, `path ${JSON.stringify(key)}`)) {
       checkMethod(src, method.key, method.keyNode);
       const entry = `${method.key} ${key}`;
       const granted = principals.list(method.value, `the principals of ${entry}`);
-      const spec: EntrySpec = {
-        grants: granted.map((p) => ({ matches: p.matches, allow: { allow: true, entry, reason: intern(`granted to ${p.text}`) } })),
-        deny: { allow: false, entry, reason: granted.length === 0 ? `${entry} grants no one (its list is empty)` : `no principal of ${entry} matches the peer` },
-      };
+      const position = src.position(method.keyNode);
+      const spec: RuleEntry = Object.freeze({
+        entry,
+        method: method.key,
+        position,
+        grants: Object.freeze(granted.map((principal) => Object.freeze({ principal, allow: Object.freeze({ allow: true, entry, reason: intern(`granted to ${principal.text}`) }) }))),
+        deny: Object.freeze({ allow: false, entry, reason: granted.length === 0 ? `${entry} grants no one (its list is empty)` : `no principal of ${entry} matches the peer` }),
+      });
       if (method.key === "*") anyMethod = spec;
       else methods.set(method.key, spec);
-      entries.push(Object.freeze({ entry, method: method.key, path: key, principals: Object.freeze(granted.map((p) => p.text)), position: src.position(method.keyNode) }));
+      entries.push(Object.freeze({ entry, method: method.key, path: key, principals: Object.freeze(granted.map((p) => p.text)), position }));
     }
-    // Only reached when there is no "*" entry, so the methods listed are all the path has.
+    // Only decides when there is no "*" entry, so the methods listed are all the path has.
     const has = methods.size === 0 ? "it has no entries" : `it has ${[...methods.keys()].join(", ")}`;
-    const noMethod = { allow: false, entry: null, reason: `path ${key} has no entry for this method (${has})` };
-    // The README's ACL reference: HEAD without an entry of its own uses GET's, then "*" (the lookup's fallback).
-    const get = methods.get("GET");
-    if (get !== undefined && !methods.has("HEAD")) methods.set("HEAD", get);
-
-    const rule = builder.rule(methods, anyMethod, noMethod);
-    if (pattern.exact !== null) exact.set(pattern.exact, rule);
-    else patterns.push({ segments: pattern.segments, value: rule });
+    const noMethod = Object.freeze({ allow: false, entry: null, reason: `path ${key} has no entry for this method (${has})` });
+    rules.push(Object.freeze({ pattern, position: src.position(keyNode), methods, anyMethod, noMethod }));
   }
 
-  const table = builder.build(exact, patterns);
-  return Object.freeze({
+  const table = buildDecisionTable(rules);
+  const acl: CompiledAcl = Object.freeze({
     file: src.file,
     mode,
     entries: Object.freeze(entries),
     decide: (request: DecisionRequest) => decide(table, request),
     evaluate: (method: string, normalizedPath: string, peer: PeerAttributes) => evaluate(table, method, normalizedPath, peer),
   });
+  RULES.set(acl, Object.freeze(rules));
+  return acl;
+}
+
+/** The rules each compiled ACL was built from, for tools (`acl diff`, the reference evaluator) that reason about the whole ACL. */
+const RULES = new WeakMap<CompiledAcl, readonly AclRule[]>();
+
+/** The plain-object rules of an ACL this module compiled, in file order. */
+export function aclRules(acl: CompiledAcl): readonly AclRule[] {
+  const rules = RULES.get(acl);
+  if (rules === undefined) throw new TypeError("not an ACL compiled by loadAcl or compileAcl");
+  return rules;
 }
 
 function checkMethod(src: YamlSource, method: string, node: Node): void {

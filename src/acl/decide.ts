@@ -5,36 +5,38 @@
  *
  * The decision table is flat: each path's rule, its method entries and
  * their grants are one block of ints, stored by the path index next to the
- * path's node and referring to predicates and Decisions by index. A
- * decision reads a few neighbouring ints instead of following a chain of
- * objects spread over the heap, which is what keeps its cost flat from 10
- * to 10k paths (bench/RESULTS.md).
+ * path's node and referring to predicates and Decisions by index (the
+ * layout is in layout.ts). A decision reads a few neighbouring ints instead
+ * of following a chain of objects spread over the heap, which is what keeps
+ * its cost flat from 10 to 10k paths (bench/RESULTS.md).
+ *
+ * The rules it implements are stated plainly in reference.ts; the tests
+ * hold the two to the same answers.
  */
+import { GuardpostError } from "../errors.js";
 import { normalizeTarget } from "../http/path.js";
 import { canonicalPeer, type PeerAttributes, type PeerInput } from "../identity/attributes.js";
 import { parsePeerSpec } from "../identity/peer.js";
-import type { PeerPredicate } from "./principal.js";
+import { parseAddress, type SourceAddress } from "../identity/source-address.js";
+import {
+  entryDenyDecision,
+  entryEnd,
+  entryFirstGrant,
+  grantDecision,
+  grantPredicate,
+  layRule,
+  nextGrant,
+  NONE,
+  ruleAnyMethodEntry,
+  ruleEntry,
+  ruleNoMethodDecision,
+  type EntryInts,
+} from "./layout.js";
 import { buildPathIndex, lookupPath, type Block, type PathIndex } from "./path-index.js";
-import type { PatternSegment } from "./path-pattern.js";
+import type { PeerPredicate } from "./principal.js";
+import { NO_PATH, type AclRule, type Decision, type RuleEntry } from "./rules.js";
 
-export interface Decision {
-  readonly allow: boolean;
-  /** The entry that decided, `METHOD pattern` as written in the ACL (`GET /user/{id}`), or null when no entry did. */
-  readonly entry: string | null;
-  /** Why, in words: which principal granted, or what was missing. */
-  readonly reason: string;
-}
-
-// A rule (one per path) is a block of ints that the path index stores next to the path's node:
-//   [entry (or -1) for each method column] [ANY_METHOD] [NO_METHOD] [its entries...]
-// An entry is referred to by its offset from the start of the rule's block.
-const ANY_METHOD = 0; // after the method columns: the "*" entry, or -1
-const NO_METHOD = 1; // the decision when the path has no entry for the method
-const RULE_TAIL = 2;
-// An entry: [GRANT_COUNT] [DENY] then per principal, in file order: [predicate] [decision when it matches]
-const GRANT_COUNT = 0;
-const DENY = 1;
-const GRANTS = 2;
+export { NO_PATH, type Decision } from "./rules.js";
 
 export interface DecisionTable {
   /** Every method the ACL names -> its column in a rule. */
@@ -46,30 +48,26 @@ export interface DecisionTable {
   readonly decisions: readonly Decision[];
 }
 
-export const NO_PATH: Decision = Object.freeze({ allow: false, entry: null, reason: "no path in the ACL matches" });
-
 /**
  * The hot path: `path` is already normalized (`normalizeTarget`) and `peer`
  * canonical (`peerAttributesFromCertificate`).
  */
 export function evaluate(table: DecisionTable, method: string, path: string, peer: PeerAttributes): Decision {
   const rule = lookupPath(table.paths, path);
-  if (rule === -1) return NO_PATH;
+  if (rule === NONE) return NO_PATH;
   const code = table.paths.nodes;
   // A wider pattern never adds access: once a path matched, only its own entries count.
   const column = table.methods.get(method);
-  let offset = column === undefined ? -1 : code[rule + column]!;
-  if (offset === -1) {
-    const tail = rule + table.methodCount;
-    offset = code[tail + ANY_METHOD]!;
-    if (offset === -1) return table.decisions[code[tail + NO_METHOD]!]!;
+  let entry = column === undefined ? NONE : ruleEntry(code, rule, column);
+  if (entry === NONE) {
+    entry = ruleAnyMethodEntry(code, rule, table.methodCount);
+    if (entry === NONE) return table.decisions[ruleNoMethodDecision(code, rule, table.methodCount)]!;
   }
-  const entry = rule + offset;
-  const end = entry + GRANTS + 2 * code[entry + GRANT_COUNT]!;
-  for (let grant = entry + GRANTS; grant < end; grant += 2) {
-    if (table.predicates[code[grant]!]!(peer)) return table.decisions[code[grant + 1]!]!;
+  const end = entryEnd(code, entry);
+  for (let grant = entryFirstGrant(entry); grant < end; grant = nextGrant(grant)) {
+    if (table.predicates[grantPredicate(code, grant)]!(peer)) return table.decisions[grantDecision(code, grant)]!;
   }
-  return table.decisions[code[entry + DENY]!]!;
+  return table.decisions[entryDenyDecision(code, entry)]!;
 }
 
 /** A request as library callers describe it; `path` is a request-target and may carry a query. */
@@ -78,6 +76,15 @@ export interface DecisionRequest {
   readonly path: string;
   /** Attribute -> value(s), names in any case (`{ OU: ["web", "ops"], cn: "web-01" }`), or a `--peer` string (`OU=web,CN=web-01`). */
   readonly peer: PeerInput | string;
+  /** The client's source address (`10.1.2.3`, `2001:db8::7`), for `SRC=` principals; a decision that needs it throws GP_ERR_ACL_SOURCE_REQUIRED without it. */
+  readonly source?: string | undefined;
+}
+
+/** A `--source` or `source:` value, parsed; throws GP_ERR_SOURCE_ADDRESS. */
+export function parseSource(text: string): SourceAddress {
+  const address = parseAddress(text);
+  if (address === null) throw new GuardpostError("GP_ERR_SOURCE_ADDRESS", `bad source address ${JSON.stringify(text)} (expected an IPv4 or IPv6 address such as 10.1.2.3 or 2001:db8::7, without a prefix or zone id)`);
+  return address;
 }
 
 /**
@@ -87,71 +94,74 @@ export interface DecisionRequest {
 export function decide(table: DecisionTable, request: DecisionRequest): Decision {
   const target = normalizeTarget(request.path);
   if (!target.ok) return Object.freeze({ allow: false, entry: null, reason: `the proxy refuses this request-target with 400: ${target.reason}` });
-  const peer = typeof request.peer === "string" ? parsePeerSpec(request.peer) : canonicalPeer(request.peer);
+  const attributes = typeof request.peer === "string" ? parsePeerSpec(request.peer) : canonicalPeer(request.peer);
+  const peer: PeerAttributes = request.source === undefined ? attributes : Object.freeze({ ...attributes, source: parseSource(request.source) });
   return evaluate(table, request.method, target.path, peer);
 }
 
-/** A method entry before layout: its principals' predicates, each with the decision it returns, and the deny. */
-export interface EntrySpec {
-  readonly grants: readonly { readonly matches: PeerPredicate; readonly allow: Decision }[];
-  readonly deny: Decision;
+/** Called with every table built and the rules it was built from; tests install `verifyTable` here. Null in production. */
+let tableCheck: ((table: DecisionTable, rules: readonly AclRule[]) => void) | null = null;
+
+/** Installs (or with null removes) a check that runs after every table is built. */
+export function checkEveryTable(check: ((table: DecisionTable, rules: readonly AclRule[]) => void) | null): void {
+  tableCheck = check;
 }
 
 /**
- * Collects one rule per path, then lays out the table: the rule blocks in
- * order, and the Decisions made together in the same order, so one path's
- * ints and Decisions sit side by side in memory.
+ * Lays out the table: one rule block per path, in order, with the Decisions
+ * made in the same order, so one path's ints and Decisions sit side by side
+ * in memory. HEAD without an entry of its own gets GET's entry in its
+ * column; the "*" entry is the lookup's fallback.
  */
-export class DecisionTableBuilder {
-  private readonly rules: { methods: ReadonlyMap<string, EntrySpec>; anyMethod: EntrySpec | null; noMethod: Decision }[] = [];
-
-  /** A path's rule: method -> entry (HEAD may share GET's), the `"*"` entry, and the no-entry decision. Returns its number. */
-  rule(methods: ReadonlyMap<string, EntrySpec>, anyMethod: EntrySpec | null, noMethod: Decision): number {
-    return this.rules.push({ methods, anyMethod, noMethod }) - 1;
+export function buildDecisionTable(rules: readonly AclRule[]): DecisionTable {
+  const methods = new Map<string, number>();
+  const column = (method: string) => {
+    if (!methods.has(method)) methods.set(method, methods.size);
+  };
+  for (const rule of rules) {
+    for (const method of rule.methods.keys()) column(method);
+    if (rule.methods.has("GET")) column("HEAD");
   }
+  const methodCount = methods.size;
 
-  /** The table, with `exact` paths and `patterns` mapped to the rule numbers `rule()` returned. */
-  build(exact: ReadonlyMap<string, number>, patterns: readonly { readonly segments: readonly PatternSegment[]; readonly value: number }[]): DecisionTable {
-    const methods = new Map<string, number>();
-    for (const rule of this.rules) for (const method of rule.methods.keys()) if (!methods.has(method)) methods.set(method, methods.size);
-    const methodCount = methods.size;
+  const decisions: Decision[] = [];
+  const predicates: PeerPredicate[] = [];
+  const predicateIds = new Map<PeerPredicate, number>();
+  const decision = (d: Decision) => decisions.push(Object.freeze({ allow: d.allow, entry: d.entry, reason: d.reason })) - 1;
+  const predicate = (matches: PeerPredicate) => {
+    let id = predicateIds.get(matches);
+    if (id === undefined) {
+      id = predicates.push(matches) - 1;
+      predicateIds.set(matches, id);
+    }
+    return id;
+  };
 
-    const decisions: Decision[] = [];
-    const predicates: PeerPredicate[] = [];
-    const predicateIds = new Map<PeerPredicate, number>();
-    const decision = (d: Decision) => decisions.push(Object.freeze({ allow: d.allow, entry: d.entry, reason: d.reason })) - 1;
-    const predicate = (matches: PeerPredicate) => {
-      let id = predicateIds.get(matches);
-      if (id === undefined) {
-        id = predicates.push(matches) - 1;
-        predicateIds.set(matches, id);
+  const exact = new Map<string, Block>();
+  const patterns: { segments: AclRule["pattern"]["segments"]; value: Block }[] = [];
+  for (const rule of rules) {
+    const laid = new Map<RuleEntry, EntryInts>();
+    const ints = (spec: RuleEntry | null | undefined): EntryInts | null => {
+      if (!spec) return null;
+      let entry = laid.get(spec);
+      if (!entry) {
+        const deny = decision(spec.deny);
+        entry = { deny, grants: spec.grants.map((g) => [predicate(g.principal.matches), decision(g.allow)] as const) };
+        laid.set(spec, entry);
       }
-      return id;
+      return entry;
     };
-
-    const blocks = this.rules.map((rule): Block => {
-      const block: number[] = new Array<number>(methodCount + RULE_TAIL).fill(-1);
-      const placed = new Map<EntrySpec, number>();
-      const place = (spec: EntrySpec) => {
-        let offset = placed.get(spec);
-        if (offset === undefined) {
-          offset = block.length;
-          placed.set(spec, offset);
-          block.push(spec.grants.length, decision(spec.deny));
-          for (const { matches, allow } of spec.grants) block.push(predicate(matches), decision(allow));
-        }
-        return offset;
-      };
-      for (const [method, spec] of rule.methods) block[methods.get(method)!] = place(spec);
-      if (rule.anyMethod) block[methodCount + ANY_METHOD] = place(rule.anyMethod);
-      block[methodCount + NO_METHOD] = decision(rule.noMethod);
-      return block;
-    });
-
-    const paths = buildPathIndex(
-      new Map([...exact].map(([path, rule]) => [path, blocks[rule]!])),
-      patterns.map(({ segments, value }) => ({ segments, value: blocks[value]! })),
-    );
-    return Object.freeze({ methods, methodCount, paths, predicates: Object.freeze(predicates), decisions: Object.freeze(decisions) });
+    const columns = new Array<EntryInts | null>(methodCount).fill(null);
+    for (const [method, index] of methods) {
+      // README: HEAD with no entry of its own uses GET's entry, then "*".
+      columns[index] = ints(rule.methods.get(method) ?? (method === "HEAD" ? rule.methods.get("GET") : null));
+    }
+    const block = layRule(columns, ints(rule.anyMethod), decision(rule.noMethod));
+    if (rule.pattern.exact !== null) exact.set(rule.pattern.exact, block);
+    else patterns.push({ segments: rule.pattern.segments, value: block });
   }
+
+  const table: DecisionTable = Object.freeze({ methods, methodCount, paths: buildPathIndex(exact, patterns), predicates: Object.freeze(predicates), decisions: Object.freeze(decisions) });
+  if (tableCheck !== null) tableCheck(table, rules);
+  return table;
 }

@@ -17,43 +17,18 @@
  * those of a 10-path ACL. Nodes numbered depth-first, with their keys and
  * blocks inline, keep one path's data on neighbouring lines (bench/RESULTS.md).
  *
+ * This file builds the index; the ints' layout (node rows, slots) and the
+ * lookup that reads them are in layout.ts.
+ *
  * Precedence (the README's ACL reference): at every segment, from the left, a literal
  * child is tried before `{name}`, which is tried before `/**`; a subtree that
  * matches nothing falls back to the next choice. The first pattern found is
  * therefore the most specific one.
  */
+import { hashRange, NONE, nodeSize, slotCountToInts, slotNode, writeNode, writeSlot, type PathIndex } from "./layout.js";
 import type { PatternSegment } from "./path-pattern.js";
 
-const SLASH = 0x2f;
-const FNV_OFFSET = 0x811c9dc5 | 0; // as an int32, like every hash Math.imul returns and the slots store
-const FNV_PRIME = 0x01000193;
-
-// A node is a row in `nodes`, found by its offset:
-const TABLE = 0; // first slot of its literal children's table in `slots`
-const MASK = 1; // that table's size - 1 (a power of two minus one), or -1 when it has no literal children
-const PARAM = 2; // the `{name}` child's offset, or -1
-const REST = 3; // the offset of the block of `<path to here>/**`, or -1
-const TERMINAL = 4; // the offset of the block of the path that ends exactly here, or -1
-const KEY_LENGTH = 5; // the key that leads to this node (a segment; in the exact table, a whole path without its leading slash)
-const KEY = 6; // its UTF-16 code units follow, then the terminal block, then the rest block
-// A slot is two ints in `slots`: the key's hash and the node's offset (-1: empty).
-const SLOT_HASH = 0;
-const SLOT_NODE = 1;
-
-export interface PathIndex {
-  readonly nodes: Int32Array;
-  readonly slots: Int32Array;
-  /** The exact paths' table: its first slot and size - 1 (-1: there are no exact paths). */
-  readonly exactTable: number;
-  readonly exactMask: number;
-}
-
-/** FNV-1a over the UTF-16 code units of `text[start, end)`; `walk` computes the same while it scans a segment. */
-function hashRange(text: string, start: number, end: number): number {
-  let h = FNV_OFFSET;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
-  return h;
-}
+export { hashRange, lookupPath, type PathIndex } from "./layout.js";
 
 /** The ints a path carries; the index stores them as they are, so offsets inside must be relative to the block. */
 export type Block = readonly number[];
@@ -113,10 +88,11 @@ export function buildPathIndex(exact: ReadonlyMap<string, Block>, patterns: Iter
   let rows = 0;
   for (const node of order) {
     offsets.set(node, rows);
-    rows += KEY + node.key.length + (node.terminal?.length ?? 0) + (node.rest?.length ?? 0);
+    rows += nodeSize(node.key.length, node.terminal?.length ?? 0, node.rest?.length ?? 0);
   }
   const tableSize = (count: number) => {
     let size = 0;
+    // At most half full, so a probe always meets an empty slot and ends.
     if (count > 0) for (size = 2; size < count * 2; size *= 2);
     return size;
   };
@@ -124,7 +100,7 @@ export function buildPathIndex(exact: ReadonlyMap<string, Block>, patterns: Iter
   for (const node of order) slotCount += tableSize(node.literals.size);
 
   const nodes = new Int32Array(rows);
-  const slots = new Int32Array(slotCount * 2).fill(-1);
+  const slots = new Int32Array(slotCountToInts(slotCount)).fill(NONE);
   let nextSlot = 0;
   const table = (children: Iterable<Builder>, count: number): { start: number; mask: number } => {
     const start = nextSlot;
@@ -132,99 +108,16 @@ export function buildPathIndex(exact: ReadonlyMap<string, Block>, patterns: Iter
     for (const child of children) {
       const hash = hashRange(child.key, 0, child.key.length);
       let slot = hash & mask;
-      while (slots[(start + slot) * 2 + SLOT_NODE] !== -1) slot = (slot + 1) & mask;
-      slots[(start + slot) * 2 + SLOT_HASH] = hash;
-      slots[(start + slot) * 2 + SLOT_NODE] = offsets.get(child)!;
+      while (slotNode(slots, start, slot) !== NONE) slot = (slot + 1) & mask;
+      writeSlot(slots, start, slot, hash, offsets.get(child)!);
     }
     nextSlot += mask + 1;
     return { start, mask };
   };
   for (const node of order) {
-    const at = offsets.get(node)!;
     const { start, mask } = table(node.literals.values(), node.literals.size);
-    nodes[at + TABLE] = start;
-    nodes[at + MASK] = mask;
-    nodes[at + PARAM] = node.param ? offsets.get(node.param)! : -1;
-    nodes[at + KEY_LENGTH] = node.key.length;
-    for (let i = 0; i < node.key.length; i++) nodes[at + KEY + i] = node.key.charCodeAt(i);
-    let next = at + KEY + node.key.length;
-    nodes[at + TERMINAL] = -1;
-    nodes[at + REST] = -1;
-    if (node.terminal) {
-      nodes[at + TERMINAL] = next;
-      nodes.set(node.terminal, next);
-      next += node.terminal.length;
-    }
-    if (node.rest) {
-      nodes[at + REST] = next;
-      nodes.set(node.rest, next);
-    }
+    writeNode(nodes, offsets.get(node)!, start, mask, node.param ? offsets.get(node.param)! : NONE, node.key, node.terminal, node.rest);
   }
   const exactTable = table(exactRows, exactRows.length);
   return Object.freeze({ nodes, slots, exactTable: exactTable.start, exactMask: exactTable.mask });
-}
-
-/**
- * The offset in `nodes` of the block of the most specific path matching a
- * normalized request path, or -1. A trailing slash is ignored (`/user/` is
- * matched as `/user`).
- */
-export function lookupPath(index: PathIndex, path: string): number {
-  if (path.charCodeAt(0) !== SLASH) return -1;
-  let end = path.length;
-  if (end > 1 && path.charCodeAt(end - 1) === SLASH) end--;
-  if (index.exactMask !== -1) {
-    const row = child(index, index.exactTable, index.exactMask, hashRange(path, 1, end), path, 1, end);
-    if (row !== -1) return index.nodes[row + TERMINAL]!;
-  }
-  return walk(index, 0, path, 1, end);
-}
-
-/** `start` is the index just after the `/` that begins the next segment; `start >= end` means the path is used up. */
-function walk(index: PathIndex, node: number, path: string, start: number, end: number): number {
-  const nodes = index.nodes;
-  if (start >= end) {
-    const terminal = nodes[node + TERMINAL]!;
-    return terminal !== -1 ? terminal : nodes[node + REST]!;
-  }
-  // One pass finds the end of the segment and hashes it (hashRange, inlined).
-  let hash = FNV_OFFSET;
-  let stop = start;
-  for (; stop < end; stop++) {
-    const code = path.charCodeAt(stop);
-    if (code === SLASH) break;
-    hash = Math.imul(hash ^ code, FNV_PRIME);
-  }
-  const mask = nodes[node + MASK]!;
-  if (mask !== -1) {
-    const literal = child(index, nodes[node + TABLE]!, mask, hash, path, start, stop);
-    if (literal !== -1) {
-      const found = walk(index, literal, path, stop + 1, end);
-      if (found !== -1) return found;
-    }
-  }
-  const param = nodes[node + PARAM]!;
-  if (param !== -1 && stop > start) {
-    const found = walk(index, param, path, stop + 1, end);
-    if (found !== -1) return found;
-  }
-  return nodes[node + REST]!;
-}
-
-/** The node in table `[table, table + mask]` whose key is `path[start, stop)` (hash `hash`), or -1. */
-function child(index: PathIndex, table: number, mask: number, hash: number, path: string, start: number, stop: number): number {
-  const slots = index.slots;
-  const nodes = index.nodes;
-  const length = stop - start;
-  for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-    const at = (table + slot) * 2;
-    const node = slots[at + SLOT_NODE]!;
-    if (node === -1) return -1;
-    if (slots[at + SLOT_HASH] === hash && nodes[node + KEY_LENGTH] === length && sameKey(nodes, node + KEY, path, start, length)) return node;
-  }
-}
-
-function sameKey(nodes: Int32Array, key: number, path: string, start: number, length: number): boolean {
-  for (let i = 0; i < length; i++) if (nodes[key + i] !== path.charCodeAt(start + i)) return false;
-  return true;
 }

@@ -7,24 +7,27 @@
  *   cases:
  *     - name: web reads users           # optional; default "GET /user as OU=web,CN=web-01"
  *       peer: {OU: web, CN: web-01}     # or peer: OU=web, or peerCert: certs/web.pem
+ *       source: 10.1.2.3                # the client's address; required when an SRC principal decides
  *       request: GET /user
  *       expect: allow                   # allow or deny
  *       entry: GET /user                # optional: the entry that must decide (null: none)
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { isScalar, isSeq, type Node } from "yaml";
-import { GuardpostError, type SourcePosition } from "../errors.js";
-import { attributeNamed, formatPeer, freezePeer, unknownAttributeMessage, type Attribute, type PeerAttributes } from "../identity/attributes.js";
+import { GuardpostError, isGuardpostError, type SourcePosition } from "../errors.js";
+import { attributeNamed, formatPeer, freezePeer, unknownAttributeMessage, type Attribute, type CertificateAttributes } from "../identity/attributes.js";
 import { parsePeerSpec, readPeerCertificate } from "../identity/peer.js";
 import { YamlSource } from "../yaml/source.js";
 import { isHttpToken, loadAcl, type AclEntry, type CompiledAcl } from "./compile.js";
-import type { Decision } from "./decide.js";
+import { parseSource, type Decision } from "./decide.js";
 
 export interface PolicyCase {
   readonly name: string;
   /** Where the case starts in its file. */
   readonly position: SourcePosition;
-  readonly peer: PeerAttributes;
+  readonly peer: CertificateAttributes;
+  /** The client's source address as written, for `SRC=` principals; undefined when the case gives none. */
+  readonly source?: string;
   readonly method: string;
   /** The request-target as written; normalized when the case runs, as the proxy would. */
   readonly target: string;
@@ -52,7 +55,7 @@ export interface PolicyTestResult {
   readonly failed: number;
 }
 
-const CASE_KEYS = ["name", "peer", "peerCert", "request", "expect", "entry"] as const;
+const CASE_KEYS = ["name", "peer", "peerCert", "source", "request", "expect", "entry"] as const;
 
 /** `METHOD /path` -> its parts; throws GP_ERR_POLICY_BAD_REQUEST (no position). */
 export function parseRequestLine(line: string): { method: string; target: string } {
@@ -85,7 +88,7 @@ function readCase(src: YamlSource, node: Node | null, acl: CompiledAcl): PolicyC
     throw src.error("GP_ERR_POLICY_BAD_CASE", src.resolve(node), `a case needs exactly one of "peer" and "peerCert"`);
   }
 
-  let peer: PeerAttributes;
+  let peer: CertificateAttributes;
   let peerText: string;
   if (certField) {
     const path = src.string(certField.value, '"peerCert"');
@@ -106,16 +109,25 @@ function readCase(src: YamlSource, node: Node | null, acl: CompiledAcl): PolicyC
     throw src.error("GP_ERR_POLICY_BAD_CASE", expectField.value, `"expect" must be allow or deny, not ${JSON.stringify(expect)}`);
   }
 
+  const sourceField = fields.get("source");
+  let source: string | undefined;
+  if (sourceField) {
+    source = src.scalarText(sourceField.value, '"source"');
+    src.at(sourceField.value, () => parseSource(source!));
+  }
+
   const nameField = fields.get("name");
-  const name = nameField ? src.scalarText(nameField.value, '"name"') : `${method} ${target} as ${peerText}`;
+  const from = source === undefined ? "" : ` from ${source}`;
+  const name = nameField ? src.scalarText(nameField.value, '"name"') : `${method} ${target} as ${peerText}${from}`;
   const position = src.position(src.resolve(node));
   const entryField = fields.get("entry");
-  if (!entryField) return Object.freeze({ name, position, peer, method, target, expect });
-  return Object.freeze({ name, position, peer, method, target, expect, entry: readEntry(src, entryField.value, acl) });
+  const base: PolicyCase = { name, position, peer, ...(source === undefined ? {} : { source }), method, target, expect };
+  if (!entryField) return Object.freeze(base);
+  return Object.freeze({ ...base, entry: readEntry(src, entryField.value, acl) });
 }
 
 /** `peer:` as a map (`{OU: [web, ops], CN: web-01}`) or a `--peer` string (`OU=web,CN=web-01`). */
-function readPeer(src: YamlSource, node: Node | null): PeerAttributes {
+function readPeer(src: YamlSource, node: Node | null): CertificateAttributes {
   const resolved = src.resolve(node);
   if (isScalar(resolved) && typeof resolved.value === "string") {
     const text = resolved.value;
@@ -145,7 +157,13 @@ function readEntry(src: YamlSource, node: Node | null, acl: CompiledAcl): string
 
 export function runPolicyTest(test: PolicyTest): PolicyTestResult {
   const results = test.cases.map((c): CaseResult => {
-    const decision = test.acl.decide({ method: c.method, path: c.target, peer: c.peer });
+    let decision: Decision;
+    try {
+      decision = test.acl.decide({ method: c.method, path: c.target, peer: c.peer, source: c.source });
+    } catch (err) {
+      if (!isGuardpostError(err) || err.code !== "GP_ERR_ACL_SOURCE_REQUIRED") throw err;
+      throw new GuardpostError(err.code, `case ${JSON.stringify(c.name)}: ${err.message}; add "source: ADDRESS" to the case`, c.position, { cause: err });
+    }
     const passed = decision.allow === (c.expect === "allow") && (c.entry === undefined || c.entry === decision.entry);
     return Object.freeze({ case: c, decision, passed });
   });

@@ -7,6 +7,7 @@
  *
  *   "*"                          any peer that completed the mTLS handshake
  *   ATTR=VALUE                   one attribute; VALUE may use * for any run of characters
+ *   SRC=10.1.0.0/16              the connection's source address is in that network (or is that address)
  *   {OU: payments, CN: "api-*"}  all listed attributes must match
  *   "@group"                     the principals of a group (groups may use groups; cycles are refused)
  *
@@ -15,15 +16,22 @@
  */
 import type { Node } from "yaml";
 import { isMap, isScalar } from "yaml";
-import { attributeNamed, canonicalValue, unknownAttributeMessage, type Attribute, type PeerAttributes } from "../identity/attributes.js";
+import { GuardpostError } from "../errors.js";
+import { ATTRIBUTES, attributeNamed, canonicalValue, unknownAttributeMessage, type Attribute, type PeerAttributes } from "../identity/attributes.js";
+import { networkMatcher, parseNetwork, type Network } from "../identity/source-address.js";
 import { describeNode, type YamlSource } from "../yaml/source.js";
 
 export type PeerPredicate = (peer: PeerAttributes) => boolean;
+
+/** One test a principal makes: an attribute value pattern, or the source network. All of a principal's conditions must hold. */
+export type Condition = { readonly attribute: Attribute; readonly pattern: string } | { readonly attribute: "SRC"; readonly network: Network };
 
 export interface Principal {
   /** How the principal reads in decisions: `OU=web`, `{OU: payments, CN: "api-*"}`, `OU=web via @frontends`. */
   readonly text: string;
   readonly matches: PeerPredicate;
+  /** What `matches` tests, for tools that reason about principals (`acl diff`); empty for "*". */
+  readonly conditions: readonly Condition[];
 }
 
 const EXPECTED_PRINCIPAL = `"*", ATTR=VALUE, an attribute map such as {OU: web, CN: "web-*"}, or "@group"`;
@@ -39,7 +47,10 @@ export const MAX_GROUP_EXPANSION = 100_000;
 /** Map values shown without quotes in messages; others are JSON-quoted so `{OU: "a, CN: b"}` cannot read as two attributes. */
 const PLAIN_VALUE = /^[A-Za-z0-9_.@/-]+$/;
 
-const ANY_PEER: Principal = Object.freeze({ text: '"*"', matches: () => true });
+const ANY_PEER: Principal = Object.freeze({ text: '"*"', matches: () => true, conditions: Object.freeze([]) });
+
+/** The pseudo-attribute of source networks: not a certificate attribute, so only principals accept it. */
+const SOURCE = "SRC";
 
 /** A matcher for one attribute value; `*` matches any run of characters, including none. */
 export function valueMatcher(pattern: string): (value: string) => boolean {
@@ -78,6 +89,22 @@ function attributePredicate(attribute: Attribute, pattern: string): PeerPredicat
     if (values === undefined) return false;
     for (let i = 0; i < values.length; i++) if (match(values[i]!)) return true;
     return false;
+  };
+}
+
+/**
+ * `SRC=network`. The proxy always gives a source (an unreadable one matches
+ * nothing); a library caller or policy case that gave none gets an error
+ * saying the decision needs one, never a silent deny.
+ */
+function sourcePredicate(network: Network): PeerPredicate {
+  const inNetwork = networkMatcher(network);
+  return (peer) => {
+    const source = peer.source;
+    if (source === undefined) {
+      throw new GuardpostError("GP_ERR_ACL_SOURCE_REQUIRED", `the decision depends on the source address (principal SRC=${network.text}) but no source was given`);
+    }
+    return inNetwork(source);
   };
 }
 
@@ -124,8 +151,12 @@ export class PrincipalCompiler {
   /** Principals copied by group references so far, against MAX_GROUP_EXPANSION. */
   private expanded = 0;
 
-  constructor(src: YamlSource, groupsNode: Node | null = null) {
+  /** Whether `SRC=` is allowed: in ACLs yes; in a config's `expect` (a server certificate, no client address) no. */
+  private readonly allowSource: boolean;
+
+  constructor(src: YamlSource, groupsNode: Node | null = null, options: { allowSource?: boolean } = {}) {
     this.src = src;
+    this.allowSource = options.allowSource ?? false;
     if (groupsNode === null || src.isNull(groupsNode)) return;
     for (const { key, keyNode, value } of src.entries(groupsNode, '"groups"')) {
       if (!GROUP_NAME.test(key)) {
@@ -171,7 +202,7 @@ export class PrincipalCompiler {
         `group references expand to more than ${MAX_GROUP_EXPANSION} principals in all (@${name} alone has ${principals.length}); nest fewer groups or use a glob such as OU=web-*`,
       );
     }
-    return principals.map((p) => Object.freeze({ text: `${p.text} via @${name}`, matches: p.matches }));
+    return principals.map((p) => Object.freeze({ text: `${p.text} via @${name}`, matches: p.matches, conditions: p.conditions }));
   }
 
   /** A group's own principals, compiled on first use. */
@@ -191,14 +222,38 @@ export class PrincipalCompiler {
   }
 
   /** The predicate that all of `conditions` hold, shared with every principal that tests the same. */
-  private predicate(conditions: readonly (readonly [Attribute, string])[]): PeerPredicate {
-    const key = JSON.stringify(conditions);
+  private predicate(conditions: readonly Condition[]): PeerPredicate {
+    const key = JSON.stringify(conditions.map((c) => (c.attribute === SOURCE ? [SOURCE, c.network.text] : [c.attribute, c.pattern])));
     let predicate = this.predicates.get(key);
     if (!predicate) {
-      predicate = conditions.length === 1 ? attributePredicate(...conditions[0]!) : allOf(conditions.map((c) => this.predicate([c])));
+      if (conditions.length === 1) {
+        const only = conditions[0]!;
+        predicate = only.attribute === SOURCE ? sourcePredicate(only.network) : attributePredicate(only.attribute, only.pattern);
+      } else {
+        // Source conditions last: a certificate mismatch then decides without needing a source.
+        const ordered = [...conditions.filter((c) => c.attribute !== SOURCE), ...conditions.filter((c) => c.attribute === SOURCE)];
+        predicate = allOf(ordered.map((c) => this.predicate([c])));
+      }
       this.predicates.set(key, predicate);
     }
     return predicate;
+  }
+
+  /** The condition `NAME=value` states, or throws at `node`. */
+  private condition(node: Node, name: string, value: string): Condition {
+    if (name.toUpperCase() === SOURCE) {
+      if (!this.allowSource) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", node, `SRC (the client's source address) is not available here: this list matches a server certificate (expected one of ${ATTRIBUTES.join(", ")})`);
+      const network = parseNetwork(value);
+      if (typeof network === "string") throw this.src.error("GP_ERR_ACL_BAD_NETWORK", node, `bad source network: ${network} (expected a CIDR such as 10.1.0.0/16 or 2001:db8::/32, or one address)`);
+      return Object.freeze({ attribute: SOURCE, network });
+    }
+    const attribute = attributeNamed(name);
+    if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", node, this.unknownAttribute(name));
+    return Object.freeze({ attribute, pattern: value });
+  }
+
+  private unknownAttribute(name: string): string {
+    return unknownAttributeMessage(name);
   }
 
   private knownGroups(): string {
@@ -210,11 +265,14 @@ export class PrincipalCompiler {
     const eq = text.indexOf("=");
     if (eq === -1) throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `bad principal ${JSON.stringify(text)} (expected ${EXPECTED_PRINCIPAL})`);
     const name = text.slice(0, eq);
-    const attribute = attributeNamed(name);
-    if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", node, unknownAttributeMessage(name));
     const value = text.slice(eq + 1);
-    if (value === "") throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `empty value in principal ${JSON.stringify(text)} (write ${attribute}=* for any value)`);
-    return Object.freeze({ text: `${attribute}=${value}`, matches: this.predicate([[attribute, value]]) });
+    if (value === "" && (attributeNamed(name) || name.toUpperCase() === SOURCE)) {
+      const hint = name.toUpperCase() === SOURCE ? "write a network such as SRC=10.0.0.0/8" : `write ${attributeNamed(name)}=* for any value`;
+      throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `empty value in principal ${JSON.stringify(text)} (${hint})`);
+    }
+    const condition = this.condition(node, name, value);
+    const shown = condition.attribute === SOURCE ? `SRC=${condition.network.text}` : `${condition.attribute}=${value}`;
+    return Object.freeze({ text: shown, matches: this.predicate([condition]), conditions: Object.freeze([condition]) });
   }
 
   private attributeMap(node: Node): Principal {
@@ -223,10 +281,11 @@ export class PrincipalCompiler {
       throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", node, `empty attribute map (list attributes such as {OU: web, CN: "web-*"}, or use "*" for any peer)`);
     }
     const parts: string[] = [];
-    const conditions: (readonly [Attribute, string])[] = [];
+    const conditions: Condition[] = [];
     for (const { key, keyNode, value } of entries) {
-      const attribute = attributeNamed(key);
-      if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", keyNode, unknownAttributeMessage(key));
+      const attribute = key.toUpperCase() === SOURCE ? SOURCE : attributeNamed(key);
+      if (!attribute) throw this.src.error("GP_ERR_ACL_UNKNOWN_ATTRIBUTE", keyNode, this.unknownAttribute(key));
+      if (attribute === SOURCE && !this.allowSource) this.condition(keyNode, key, "");
       const resolved = this.src.resolve(value);
       if (!isScalar(resolved) || resolved.value === null || typeof resolved.value === "object") {
         throw this.src.error(
@@ -237,9 +296,11 @@ export class PrincipalCompiler {
       }
       const text = this.src.scalarText(resolved, `the value of ${attribute}`);
       if (text === "") throw this.src.error("GP_ERR_ACL_BAD_PRINCIPAL", resolved, `empty value for ${attribute} (write "*" for any value)`);
-      parts.push(`${attribute}: ${PLAIN_VALUE.test(text) ? text : JSON.stringify(text)}`);
-      conditions.push([attribute, text]);
+      const condition = this.condition(resolved, attribute, text);
+      const shown = condition.attribute === SOURCE ? condition.network.text : text;
+      parts.push(`${attribute}: ${PLAIN_VALUE.test(shown) ? shown : JSON.stringify(shown)}`);
+      conditions.push(condition);
     }
-    return Object.freeze({ text: `{${parts.join(", ")}}`, matches: this.predicate(conditions) });
+    return Object.freeze({ text: `{${parts.join(", ")}}`, matches: this.predicate(conditions), conditions: Object.freeze(conditions) });
   }
 }

@@ -1,4 +1,6 @@
 import { loadAcl } from "../acl/compile.js";
+import type { Decision } from "../acl/decide.js";
+import { GuardpostError, isGuardpostError } from "../errors.js";
 import { parseRequestLine } from "../acl/policy-test.js";
 import { normalizeTarget } from "../http/path.js";
 import { formatPeer } from "../identity/attributes.js";
@@ -9,7 +11,7 @@ import type { Command } from "./io.js";
 export const aclExplainCommand: Command = {
   name: "acl explain",
   summary: "show the decision and deciding entry for one request",
-  usage: `usage: guardpost acl explain ACL (--peer P | --peer-cert FILE.pem) --request "METHOD /path"
+  usage: `usage: guardpost acl explain ACL (--peer P | --peer-cert FILE.pem) [--source ADDR] --request "METHOD /path"
 
 Decides one request as the proxy would and prints "allow" or "deny", the
 entry that decided (e.g. GET /user/{id}) with its place in the ACL, and why.
@@ -19,6 +21,8 @@ The path is normalized first, as the proxy does; the query plays no part.
                       e.g. OU=web,CN=web-01; repeat an attribute for several values
                       (OU=web,OU=ops); a backslash escapes a comma in a value
   --peer-cert FILE    read the attributes from a PEM certificate instead
+  --source ADDR       the client's source address (10.1.2.3, 2001:db8::7), for SRC=
+                      principals; required when one of them decides
   --request LINE      "METHOD /path", e.g. "DELETE /user"
 
 exit codes: 0 allow, 1 deny, 2 bad usage or invalid input
@@ -28,6 +32,7 @@ exit codes: 0 allow, 1 deny, 2 bad usage or invalid input
       peer: { type: "string" },
       "peer-cert": { type: "string" },
       request: { type: "string" },
+      source: { type: "string" },
     });
     if (positionals.length !== 1) throw usageError("acl explain", positionals.length === 0 ? "no ACL file given" : "give exactly one ACL file");
     if ((values.peer === undefined) === (values["peer-cert"] === undefined)) throw usageError("acl explain", "give exactly one of --peer and --peer-cert");
@@ -36,7 +41,13 @@ exit codes: 0 allow, 1 deny, 2 bad usage or invalid input
     const acl = loadAcl(positionals[0]!);
     const { method, target } = parseRequestLine(values.request);
     const peer = values.peer !== undefined ? parsePeerSpec(values.peer) : readPeerCertificate(values["peer-cert"]!);
-    const decision = acl.decide({ method, path: target, peer });
+    let decision: Decision;
+    try {
+      decision = acl.decide({ method, path: target, peer, source: values.source });
+    } catch (err) {
+      if (!isGuardpostError(err) || err.code !== "GP_ERR_ACL_SOURCE_REQUIRED") throw err;
+      throw new GuardpostError(err.code, `${err.message}; pass --source ADDR`, undefined, { cause: err });
+    }
 
     const where = acl.entries.find((e) => e.entry === decision.entry)?.position;
     const lines = [
@@ -45,6 +56,7 @@ exit codes: 0 allow, 1 deny, 2 bad usage or invalid input
       `reason: ${decision.reason}`,
       `peer:   ${formatPeer(peer)}`,
     ];
+    if (values.source !== undefined) lines.push(`source: ${values.source}`);
     const normalized = normalizeTarget(target);
     if (normalized.ok && normalized.path + normalized.query !== target) lines.push(`path:   ${normalized.path} (normalized from ${target})`);
     if (acl.mode === "audit") lines.push("mode:   audit (the proxy logs this decision but lets the request through)");

@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { stringify } from "yaml";
+import { loadAcl } from "../acl/compile.js";
+import { diffAcls, formatDiff } from "../acl/diff.js";
 import { loadConfig } from "../config/load.js";
 import { createLogger } from "../log/logger.js";
 import { createCa, type IssuedCertificate } from "../pki/authority.js";
@@ -20,6 +22,8 @@ import { parseCommandArgs, usageError } from "./args.js";
 import type { Command, CommandIo } from "./io.js";
 
 const EXAMPLE_ACL = fileURLToPath(new URL("../../acl/example.yaml", import.meta.url));
+/** The example's next version, to show what `acl diff` makes of a change. */
+const EXAMPLE_ACL_V2 = fileURLToPath(new URL("../../acl/example.v2.yaml", import.meta.url));
 
 interface DemoCaller {
   readonly name: string;
@@ -100,6 +104,12 @@ Ctrl-C. The temp dir is removed on exit.
       io.stdout.write(`guardpost is listening on https://localhost:${port} (admin http://127.0.0.1:${adminPort}), ACL ${EXAMPLE_ACL}\n\n`);
 
       const failures = await makeCalls(io, port, pki);
+      const diff = formatDiff(diffAcls(loadAcl(EXAMPLE_ACL), loadAcl(EXAMPLE_ACL_V2)));
+      io.stdout.write(`
+A proposed next version of the ACL, as a reviewer reads it (guardpost acl diff acl/example.yaml acl/example.v2.yaml):
+
+${diff.replaceAll(/^/gm, "  ").trimEnd()}
+`);
       io.stdout.write(`
 Try it yourself (certificates in ${dir}):
 
@@ -107,6 +117,7 @@ Try it yourself (certificates in ${dir}):
   curl --http2 --cacert ${dir}/ca.crt --cert ${dir}/web.crt --key ${dir}/web.key https://localhost:${port}/user/42
   curl --cacert ${dir}/ca.crt --cert ${dir}/marketing.crt --key ${dir}/marketing.key -X DELETE https://localhost:${port}/user
   npx guardpost acl explain acl/example.yaml --peer-cert ${dir}/batch.crt --request "GET /user/42"
+  npx guardpost acl suggest --from ${logFile}   # the least-privilege ACL for the calls above
   curl http://127.0.0.1:${adminPort}/metrics | grep guardpost_requests_total
 
 Access log: ${logFile}

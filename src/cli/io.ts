@@ -5,6 +5,13 @@
 export interface CommandIo {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
+  /**
+   * What `-` reads (acl suggest --from -); the CLI passes `() => process.stdin`.
+   * A function, because opening process.stdin makes an inherited pipe
+   * non-blocking for every process sharing it: `guardpost serve &` would
+   * break the reads of the shell that started it.
+   */
+  readonly stdin?: () => NodeJS.ReadableStream;
   /** Resolves when the user asks a long-running command to stop (SIGINT/SIGTERM); absent in tests that stop it otherwise. */
   readonly env: NodeJS.ProcessEnv;
 }

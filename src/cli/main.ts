@@ -5,7 +5,7 @@
  */
 import { run } from "./run.js";
 
-const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: () => process.stdin, env: process.env });
 process.exitCode = code;
 // Long-running commands (serve, demo) close their handles when they stop;
 // exit explicitly so a stray handle in a dependency cannot keep us alive.

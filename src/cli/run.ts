@@ -20,6 +20,8 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: "acl check", summary: "validate ACL files", load: async () => (await import("./acl-check.js")).aclCheckCommand },
   { name: "acl test", summary: "run policy test files", load: async () => (await import("./acl-test.js")).aclTestCommand },
   { name: "acl explain", summary: "show the decision and deciding entry for one request", load: async () => (await import("./acl-explain.js")).aclExplainCommand },
+  { name: "acl diff", summary: "print every change of access between two versions of an ACL", load: async () => (await import("./acl-diff.js")).aclDiffCommand },
+  { name: "acl suggest", summary: "write the least-privilege ACL that grants what access logs show", load: async () => (await import("./acl-suggest.js")).aclSuggestCommand },
   { name: "pki init", summary: "make a development CA (ECDSA P-256) in a folder", load: async () => (await import("./pki.js")).pkiInitCommand },
   { name: "pki issue", summary: "issue a certificate and key from that CA", load: async () => (await import("./pki.js")).pkiIssueCommand },
   { name: "pki inspect", summary: "show what guardpost reads from a certificate and what it fits", load: async () => (await import("./pki.js")).pkiInspectCommand },
@@ -27,7 +29,7 @@ const COMMANDS: readonly CommandEntry[] = [
 
 /** Words that group commands (`acl`, `pki`), each with a line for its help page. */
 const GROUPS: ReadonlyMap<string, string> = new Map([
-  ["acl", "ACL files: validate them, run their policy tests, explain a decision"],
+  ["acl", "ACL files: validate them, run their policy tests, explain a decision, diff two versions, suggest one from access logs"],
   ["pki", "Certificates for development and tests: a CA, certificates it issues, and what guardpost reads from one"],
 ]);
 

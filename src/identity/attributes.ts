@@ -9,6 +9,7 @@
  */
 import { isIP } from "node:net";
 import { GuardpostError } from "../errors.js";
+import type { SourceAddress } from "./source-address.js";
 
 /** Subject attributes first, then subject alternative names. */
 export const ATTRIBUTES = ["CN", "OU", "O", "L", "ST", "C", "DNS", "URI", "IP", "EMAIL"] as const;
@@ -17,7 +18,17 @@ export type Attribute = (typeof ATTRIBUTES)[number];
 
 export const SUBJECT_ATTRIBUTES = ["CN", "OU", "O", "L", "ST", "C"] as const satisfies readonly Attribute[];
 
-export type PeerAttributes = { readonly [A in Attribute]?: readonly string[] };
+/**
+ * A peer as the ACL sees it: its certificate attributes and, for `SRC=`
+ * principals, the connection's source address, parsed once per connection
+ * (`peerWithSource`). A peer without `source` (a library caller or policy
+ * case that gave none) makes a decision that depends on it throw
+ * GP_ERR_ACL_SOURCE_REQUIRED instead of silently denying.
+ */
+export type PeerAttributes = CertificateAttributes & { readonly source?: SourceAddress };
+
+/** The attributes a certificate (or a `--peer` spec) gives: one frozen array of values per attribute. */
+export type CertificateAttributes = { readonly [A in Attribute]?: readonly string[] };
 
 /**
  * What library callers may pass as a peer: attribute names in any case, a
@@ -51,7 +62,7 @@ export function canonicalValue(attribute: Attribute, value: string): string {
 }
 
 /** Builds frozen PeerAttributes from attribute -> values, dropping attributes without values. */
-export function freezePeer(values: ReadonlyMap<Attribute, readonly string[]>): PeerAttributes {
+export function freezePeer(values: ReadonlyMap<Attribute, readonly string[]>): CertificateAttributes {
   const peer: { [A in Attribute]?: readonly string[] } = {};
   for (const attribute of ATTRIBUTES) {
     const list = values.get(attribute);
@@ -65,7 +76,7 @@ export function freezePeer(values: ReadonlyMap<Attribute, readonly string[]>): P
  * attribute names throw GP_ERR_PEER_SPEC: in a policy test a typo such as
  * `OUU` must fail loudly, not silently deny.
  */
-export function canonicalPeer(input: PeerInput): PeerAttributes {
+export function canonicalPeer(input: PeerInput): CertificateAttributes {
   const values = new Map<Attribute, string[]>();
   for (const [name, value] of Object.entries(input)) {
     if (value === undefined) continue;

@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { GuardpostError } from "../errors.js";
 import { readFailure } from "../text/read-failure.js";
-import { attributeNamed, freezePeer, SUBJECT_ATTRIBUTES, unknownAttributeMessage, type Attribute, type PeerAttributes } from "./attributes.js";
+import { attributeNamed, freezePeer, SUBJECT_ATTRIBUTES, unknownAttributeMessage, type Attribute, type CertificateAttributes } from "./attributes.js";
 
 type SubjectAttribute = (typeof SUBJECT_ATTRIBUTES)[number];
 
@@ -33,7 +33,7 @@ const SAN_TYPES = new Map<string, Attribute>([
   ["email", "EMAIL"],
 ]);
 
-export function peerAttributesFromCertificate(cert: LegacyCertificateFields): PeerAttributes {
+export function peerAttributesFromCertificate(cert: LegacyCertificateFields): CertificateAttributes {
   const values = new Map<Attribute, string[]>();
   const add = (attribute: Attribute, value: string) => {
     const list = values.get(attribute);
@@ -110,7 +110,7 @@ function unquote(raw: string): string {
 }
 
 /** Attributes from a PEM certificate file (the first certificate in it). */
-export function readPeerCertificate(file: string): PeerAttributes {
+export function readPeerCertificate(file: string): CertificateAttributes {
   let pem: Buffer;
   try {
     pem = readFileSync(file);
@@ -133,7 +133,7 @@ export function readPeerCertificate(file: string): PeerAttributes {
  * value may hold a comma (`CN=x\,OU=web` is one CN). Spaces around attribute
  * names are ignored; values are taken as written.
  */
-export function parsePeerSpec(spec: string): PeerAttributes {
+export function parsePeerSpec(spec: string): CertificateAttributes {
   const values = new Map<Attribute, string[]>();
   const pairs = splitEscaped(spec);
   if (pairs.length === 1 && pairs[0]!.trim() === "") {

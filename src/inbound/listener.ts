@@ -23,16 +23,18 @@ import type { Metrics } from "../admin/metrics.js";
 import type { InboundConfig, Limits } from "../config/schema.js";
 import type { PeerAttributes } from "../identity/attributes.js";
 import { peerIdentity } from "../identity/connection.js";
+import { peerWithSource } from "../identity/source-address.js";
 import { peerLogFields, type AccessLog } from "../log/access-log.js";
 import type { Logger } from "../log/logger.js";
 import { listenOn } from "../net/listen.js";
-import { newConnection, type Connection } from "../proxy/connection.js";
+import { distrust, newConnection, type Connection } from "../proxy/connection.js";
 import { FrontEnd, http2ServerOptions, httpServerOptions, type FrontEndOptions } from "../proxy/front-end.js";
 import { trustChanged, type CertStore } from "../tls/cert-store.js";
 import { handshakeFailure } from "../tls/handshake-failure.js";
 import type { TlsMaterial } from "../tls/material.js";
 import { peerTrustProblem, presentedChain } from "../tls/peer-trust.js";
 import { answerRefusal, clientCertificateRefusal } from "../tls/refusal.js";
+import { SessionCache } from "../tls/session-cache.js";
 import { InboundPipeline } from "./pipeline.js";
 import type { RouteTable } from "./routes.js";
 
@@ -63,6 +65,8 @@ export class InboundListener {
   private readonly offersHttp1: boolean;
   /** Open TLS connections, for judging their peers again when trust changes. */
   private readonly sockets = new Set<TLSSocket>();
+  /** TLS 1.2 sessions by id, for clients without tickets. */
+  private readonly sessions = new SessionCache();
   private unsubscribe: () => void;
 
   constructor(private options: InboundOptions) {
@@ -94,6 +98,7 @@ export class InboundListener {
     this.frontEnd.serve(this.server);
     this.frontEnd.serveHttp2(this.http2);
     this.server.on("tlsClientError", this.onTlsClientError);
+    this.sessions.attach(this.server);
     this.unsubscribe = this.follow(certStore);
   }
 
@@ -200,23 +205,27 @@ export class InboundListener {
     const identity = peerIdentity(socket);
     const remote = socket.remoteAddress ?? "";
     const log = this.options.accessLog?.connection({ listener: this.name, remote, peer: identity && peerLogFields(identity.attributes, identity.serial) }) ?? null;
-    return newConnection(remote, identity, identity?.attributes ?? NO_ATTRIBUTES, log);
+    // The ACL judges the certificate's attributes plus the source address (SRC=), parsed once per connection.
+    return newConnection(remote, identity, peerWithSource(identity?.attributes ?? NO_ATTRIBUTES, socket.remoteAddress), log);
   }
 
   /**
-   * After a CA or CRL change: every open connection whose client certificate
-   * the new material no longer trusts serves no further request.
+   * After a CA or CRL change: no stored session resumes, and every open
+   * connection whose client certificate the new material no longer trusts
+   * serves no further request.
    */
   private judgePeersAgain(material: TlsMaterial): void {
+    this.sessions.clear();
     for (const socket of this.sockets) {
       const leaf = socket.getPeerX509Certificate();
       const problem = leaf === undefined ? "untrusted" : peerTrustProblem(presentedChain(leaf), material);
       if (problem === null) continue;
       const conn = this.frontEnd.connectionOf(socket);
-      conn.refusal = "GP_ERR_PEER_UNTRUSTED";
+      const tunnel = conn.tunnel !== null;
+      distrust(conn);
       this.logger.info(
         { event: "connection_untrusted", remote: socket.remoteAddress, serial: conn.peer?.serial, problem },
-        `a connection's client certificate is no longer trusted (${problem}); it serves no further request`,
+        `a connection's client certificate is no longer trusted (${problem}); ${tunnel ? "its WebSocket tunnel is closed" : "it serves no further request"}`,
       );
     }
   }

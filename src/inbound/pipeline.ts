@@ -8,8 +8,12 @@
  *   normalize  the target becomes the path the ACL judges and the upstream receives
  *   route      the gateway route for authority and path (a sidecar has one)
  *   authorize  the route's ACL decides; audit mode reports instead of refusing
- *   carry      a gRPC call needs an upstream that speaks HTTP/2 (decided after the ACL,
- *              so a denied call is told it is denied, whatever the upstream)
+ *   carry      a gRPC call needs an upstream that speaks HTTP/2, a WebSocket handshake one
+ *              that speaks HTTP/1.1 (decided after the ACL, so a denied request is told
+ *              it is denied, whatever the upstream)
+ *
+ * A WebSocket handshake is all of this as a GET of its path; forwarded, it
+ * asks the upstream for the upgrade, and a 101 makes it a tunnel.
  */
 import { forwardableTrailers, upstreamRequestHeaders } from "../http/forwarded-headers.js";
 import { normalizeTarget } from "../http/path.js";
@@ -23,6 +27,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const NO_ROUTE: Rejection = Object.freeze({ code: "GP_ERR_NOT_FOUND", reason: "no route matches this host and path" });
 const FORBIDDEN: Rejection = Object.freeze({ code: "GP_ERR_FORBIDDEN" });
 const GRPC_NEEDS_HTTP2: Rejection = Object.freeze({ code: "GP_ERR_GRPC_UPSTREAM" });
+const WEBSOCKET_NEEDS_HTTP1: Rejection = Object.freeze({ code: "GP_ERR_WEBSOCKET_UPSTREAM", close: true });
 const PEER_EXPIRED: Rejection = Object.freeze({
   code: "GP_ERR_PEER_EXPIRED",
   reason: "the client certificate of this connection has expired; reconnect with a valid one",
@@ -55,6 +60,8 @@ export class InboundPipeline {
 
     const grpc = exchange.protocol === "grpc";
     if (grpc && !route.upstream.speaksH2) return exchange.reject(GRPC_NEEDS_HTTP2);
+    const websocket = exchange.protocol === "websocket";
+    if (websocket && !route.upstream.carriesUpgrade) return exchange.reject(WEBSOCKET_NEEDS_HTTP1);
 
     const headers = upstreamRequestHeaders(request.rawHeaders, request.connection, {
       authority: request.authority,
@@ -75,6 +82,7 @@ export class InboundPipeline {
       body,
       // Only an HTTP/2 upstream can be sent request trailers.
       trailers: body !== null && route.upstream.speaksH2 ? () => forwardableTrailers(request.trailers()) : undefined,
+      upgrade: websocket ? "websocket" : undefined,
     });
   }
 

@@ -9,6 +9,9 @@
  *    "route":"inbound","entry":"GET /user/{id}","decision":"allow",
  *    "status":200,"durationMs":1.234,"msg":"request"}
  *
+ * A WebSocket tunnel's line (written when it closes) adds bytesFromClient,
+ * bytesToClient and closedBy.
+ *
  * The line is built by hand rather than by pino: measured in the bench
  * (keep-alive GET, 8 rounds, CPU per request paired per round), pino's
  * per-line work (asJson over the merged object, a new Date().toISOString(),
@@ -48,6 +51,12 @@ export interface RequestLogFields {
   readonly durationMs: number;
   /** The shadow ACL's decision, when the route has one. */
   readonly shadow?: { readonly decision: string; readonly entry: string | null } | undefined;
+  /** A WebSocket tunnel's bytes from the client to the upstream (frames, not TLS records). */
+  readonly bytesFromClient?: number | undefined;
+  /** A WebSocket tunnel's bytes from the upstream to the client. */
+  readonly bytesToClient?: number | undefined;
+  /** What closed a WebSocket tunnel: client, upstream, idle, peer_expired, peer_untrusted, drain, shutdown, error. */
+  readonly closedBy?: string | null | undefined;
 }
 
 /** What a connection's lines share; made once per connection by `AccessLog.connection`. */
@@ -155,6 +164,9 @@ export class AccessLog {
     if (f.route !== "") line += `,"route":${str(f.route)},"entry":${f.entry === null ? "null" : str(f.entry)}`;
     line += `,"decision":${str(f.decision)},"status":${f.status},"durationMs":${Number.isFinite(f.durationMs) ? f.durationMs : "null"}`;
     if (f.shadow !== undefined) line += `,"shadow":{"decision":${str(f.shadow.decision)},"entry":${f.shadow.entry === null ? "null" : str(f.shadow.entry)}}`;
+    if (f.bytesFromClient !== undefined) line += `,"bytesFromClient":${f.bytesFromClient}`;
+    if (f.bytesToClient !== undefined) line += `,"bytesToClient":${f.bytesToClient}`;
+    if (f.closedBy !== undefined) line += `,"closedBy":${f.closedBy === null ? "null" : str(f.closedBy)}`;
     return `${line},"msg":"request"}\n`;
   }
 }

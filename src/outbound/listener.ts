@@ -196,6 +196,7 @@ export class OutboundListener {
       body,
       trailers: body !== null && this.upstream.speaksH2 ? () => forwardableTrailers(request.trailers()) : undefined,
       needsH2: grpc,
+      upgrade: exchange.protocol === "websocket" ? "websocket" : undefined,
     });
   }
 }

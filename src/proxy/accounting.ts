@@ -2,7 +2,10 @@
  * What one listener records for each exchange when it ends, whichever way it
  * ended: guardpost_requests_total, the duration histogram, the per-entry and
  * shadow decision counters, upstream failures (a metric and a warning line),
- * and the access line when `log.access` is on.
+ * and the access line when `log.access` is on. A WebSocket tunnel is
+ * recorded when it closes: its line has the tunnel's whole life and the
+ * bytes it carried; the duration histogram gets the handshake (up to the
+ * 101), so that long-lived tunnels do not swamp request latencies.
  */
 import type { ListenerRequestMetrics, Metrics } from "../admin/metrics.js";
 import type { AccessLog } from "../log/access-log.js";
@@ -25,8 +28,9 @@ export class Accounting {
   record(exchange: Exchange): void {
     const { counts } = this;
     const seconds = (performance.now() - exchange.startedAt) / 1000;
+    const tunnel = exchange.tunnel;
     counts.request(exchange.method, exchange.decision, exchange.status, exchange.protocol);
-    counts.duration.observe(seconds);
+    counts.duration.observe(tunnel === null ? seconds : (tunnel.openedAt - exchange.startedAt) / 1000);
     const { route, shadow, outcome } = exchange;
     if (route !== "") {
       counts.entryDecision(route, exchange.entry, exchange.decision);
@@ -50,6 +54,9 @@ export class Accounting {
       status: exchange.status,
       durationMs: Math.round(seconds * 1_000_000) / 1000,
       shadow: shadow === null ? undefined : { decision: shadow.allow ? "allow" : "deny", entry: shadow.entry },
+      bytesFromClient: tunnel?.bytesFromClient,
+      bytesToClient: tunnel?.bytesToClient,
+      closedBy: tunnel?.closedBy,
     });
   }
 }

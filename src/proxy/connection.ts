@@ -10,6 +10,7 @@ import type { PeerAttributes } from "../identity/attributes.js";
 import type { PeerIdentity } from "../identity/connection.js";
 import type { AccessLogConnection } from "../log/access-log.js";
 import type { Exchange } from "./exchange.js";
+import type { Tunnel } from "./tunnel.js";
 
 export interface Connection {
   readonly remoteAddress: string;
@@ -40,6 +41,8 @@ export interface Connection {
   whenIdle: (() => void) | null;
   /** The exchange begun last on this connection, ended or not; null before the first. */
   latest: Exchange | null;
+  /** The WebSocket tunnel this connection became, while it is open. */
+  tunnel: Tunnel | null;
 }
 
 /** A listener's drain, as its connections see it. */
@@ -48,7 +51,17 @@ export interface DrainState {
 }
 
 export function newConnection(remoteAddress: string, peer: PeerIdentity | null, caller: PeerAttributes, log: AccessLogConnection | null): Connection {
-  return { remoteAddress, openedAt: Date.now(), peer, caller, log, refusal: null, closing: false, drain: null, inFlight: 0, whenIdle: null, latest: null };
+  return { remoteAddress, openedAt: Date.now(), peer, caller, log, refusal: null, closing: false, drain: null, inFlight: 0, whenIdle: null, latest: null, tunnel: null };
+}
+
+/**
+ * The peer of `conn` is no longer trusted (a CA or CRL change): its next
+ * request is answered 403 and the connection closed; a tunnel, which has no
+ * next request, is closed now.
+ */
+export function distrust(conn: Connection): void {
+  conn.refusal = "GP_ERR_PEER_UNTRUSTED";
+  conn.tunnel?.close("peer_untrusted");
 }
 
 /** Marks `exchange` begun on `conn`. */

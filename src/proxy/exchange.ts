@@ -7,7 +7,7 @@
  * through it with backpressure both ways. However it ends, it is recorded
  * exactly once: metrics, the duration histogram and the access line.
  */
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { Decision, Protocol } from "../admin/metrics.js";
 import { answerInfo, type AnswerCode } from "../errors.js";
@@ -15,7 +15,9 @@ import { classifyUpstreamError, type UpstreamFailure } from "../upstream/errors.
 import type { Upstream, UpstreamRequest } from "../upstream/upstream.js";
 import type { Accounting } from "./accounting.js";
 import { exchangeBegun, exchangeEnded, type Connection } from "./connection.js";
+import { isWebSocketUpgrade } from "./request.js";
 import type { ResponseEvents, ResponseTarget } from "./response.js";
+import type { Tunnel, TunnelStats } from "./tunnel.js";
 
 /**
  * A request's body as the server delivers it. HTTP/1.1 bodies say whether the
@@ -42,7 +44,9 @@ export type Outcome =
   /** The upstream failed: guardpost answered 502/504, or cut the answer if its head was already out. */
   | { readonly kind: "upstream_failed"; readonly failure: UpstreamFailure }
   /** The client went away first. */
-  | { readonly kind: "client_closed" };
+  | { readonly kind: "client_closed" }
+  /** The upstream accepted a WebSocket upgrade and the tunnel between them has closed. */
+  | { readonly kind: "tunnel" };
 
 /** A route's shadow ACL: decided and recorded, never enforced. */
 export interface ShadowDecision {
@@ -55,6 +59,7 @@ export const CLIENT_CLOSED_STATUS = 499;
 
 const FORWARDED: Outcome = Object.freeze({ kind: "forwarded" });
 const CLIENT_CLOSED: Outcome = Object.freeze({ kind: "client_closed" });
+const TUNNELLED: Outcome = Object.freeze({ kind: "tunnel" });
 
 /** Raised into undici when the exchange no longer wants the upstream's answer, so the upstream request is cancelled too. */
 export class UpstreamRequestCancelled extends Error {
@@ -78,6 +83,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
   status = 0;
   /** Null until the exchange has ended. */
   outcome: Outcome | null = null;
+  /** The tunnel a WebSocket upgrade became (from the 101 on; the exchange ends when it closes); null otherwise. */
+  tunnel: TunnelStats | null = null;
   private controller: Dispatcher.DispatchController | null = null;
   /** The request body being forwarded, if any. */
   private body: RequestBody | null = null;
@@ -163,6 +170,31 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
     this.response.start(statusCode, headers, this.requestId);
   }
 
+  /**
+   * The upstream switched protocols (undici hands over its socket, with any
+   * bytes it read past the 101 put back). Only a switch to WebSocket, which
+   * is what was asked for, becomes a tunnel: anything else is a protocol
+   * failure, and the client, still speaking HTTP/1.1, gets a 502.
+   */
+  onRequestUpgrade(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: Duplex): void {
+    if (this.outcome !== null) {
+      socket.destroy();
+      return;
+    }
+    const upgrade = headers.upgrade;
+    if (statusCode !== 101 || typeof upgrade !== "string" || !isWebSocketUpgrade(upgrade) || this.response.upgrade === undefined) {
+      socket.destroy();
+      this.upstreamFailed({ code: "GP_ERR_UPSTREAM_UNREACHABLE", kind: "protocol", reason: `the upstream switched protocols to ${JSON.stringify(upgrade ?? "")}, not to WebSocket` });
+      return;
+    }
+    this.status = statusCode;
+    this.tunnel = this.response.upgrade(headers, this.requestId, socket, this.tunnelClosed);
+  }
+
+  private readonly tunnelClosed = (_tunnel: Tunnel): void => {
+    this.end(101, TUNNELLED);
+  };
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.outcome !== null) return;
     if (!this.response.write(chunk)) {
@@ -203,7 +235,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ResponseEvents {
   }
 
   clientClosed(): void {
-    if (this.outcome !== null) return;
+    // A tunnel's client closing is the tunnel's to report.
+    if (this.outcome !== null || this.tunnel !== null) return;
     this.end(this.response.headersSent ? this.status : CLIENT_CLOSED_STATUS, CLIENT_CLOSED);
     this.controller?.abort(new UpstreamRequestCancelled("the client went away"));
   }

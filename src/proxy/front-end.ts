@@ -4,7 +4,9 @@
  * limits, the connection's state (made once, at its first request), the
  * request id, the Exchange each request or stream becomes, parser errors
  * answered through an Exchange of their own (counted, timed and logged like
- * any other request), HTTP/2 sessions' idle timeout, and drain.
+ * any other request), WebSocket handshakes (an Exchange whose answer may
+ * be a 101 and a tunnel, src/proxy/tunnel.ts), HTTP/2 sessions' idle
+ * timeout, and drain.
  *
  * A listener supplies two things: how a connection's state is made (inbound
  * reads the peer's certificate; outbound has no peer) and the pipeline that
@@ -24,8 +26,9 @@ import { Accounting } from "./accounting.js";
 import { whenIdle, type Connection, type DrainState } from "./connection.js";
 import { Exchange, type Rejection } from "./exchange.js";
 import { isLingering } from "./linger.js";
-import { Http1Request, Http2Request, isGrpc, type ProxiedRequest, type TrailerLimit } from "./request.js";
-import { GrpcResponse, Http2Response, HttpResponse, RawSocketResponse } from "./response.js";
+import { Http1Request, Http2Request, isGrpc, isWebSocketUpgrade, type ProxiedRequest, type TrailerLimit } from "./request.js";
+import { GrpcResponse, Http2Response, HttpResponse, RawSocketResponse, UpgradeResponse, type TunnelHost } from "./response.js";
+import type { Tunnel, TunnelEnd } from "./tunnel.js";
 
 export interface FrontEndOptions {
   /** The listener's name, in metrics and logs. */
@@ -141,6 +144,12 @@ export class FrontEnd implements DrainState {
   private tooManyTrailers!: Rejection;
   /** Open HTTP/2 sessions, told to go away on drain. */
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** Sockets Node handed over with an upgrade request, until they close: out of HTTP, so the server's own closing misses them. */
+  private readonly upgraded = new Set<Socket>();
+  /** Open WebSocket tunnels, closed at the drain deadline and on stop. */
+  private readonly tunnels = new Set<Tunnel>();
+  /** Set once every tunnel must close (the drain deadline passed, or stop): one that opens after is closed at once. */
+  private tunnelsClosedFor: TunnelEnd | null = null;
 
   constructor(private options: FrontEndOptions) {
     this.derive(options);
@@ -182,6 +191,7 @@ export class FrontEnd implements DrainState {
     // One above limits.maxHeaderCount, so a request over it reaches onRequest detectably (see http/header-count.ts).
     server.maxHeadersCount = nodeMaxHeadersCount(this.options.limits.maxHeaderCount);
     server.on("request", this.onRequest);
+    server.on("upgrade", this.onUpgrade);
     server.on("clientError", this.onClientError);
   }
 
@@ -220,6 +230,63 @@ export class FrontEnd implements DrainState {
     // Only a chunked body can carry trailers.
     this.options.handle(exchange, new Http1Request(req, req.headers["transfer-encoding"] === undefined ? null : this.trailerLimit(exchange)));
   };
+
+  /**
+   * A request with `Upgrade` and `Connection: upgrade`, which Node hands
+   * over with its socket instead of answering it. A WebSocket handshake
+   * goes through the pipeline as a GET of its path and, allowed and
+   * accepted by the upstream with a 101, becomes a tunnel; any other
+   * Upgrade (h2c above all) is refused there with 400 and never forwarded.
+   * Either way the connection is no longer HTTP keep-alive: each answer
+   * but a 101 ends it.
+   */
+  private readonly onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    const startedAt = performance.now();
+    // Node removed its own listeners: an error on this socket is ours to handle, or it would end the process.
+    socket.on("error", ignoreStreamError);
+    const conn = this.connectionOf(socket);
+    if (conn.closing) {
+      socket.destroy();
+      return;
+    }
+    this.upgraded.add(socket);
+    socket.once("close", () => this.upgraded.delete(socket));
+    // Bytes the client sent behind its handshake: WebSocket frames for the upstream, once it has answered 101.
+    if (head.length > 0) socket.unshift(head);
+    const websocket = isWebSocketUpgrade(req.headers.upgrade ?? "");
+    const response = new UpgradeResponse(socket, this.tunnelHost(conn));
+    const exchange = new Exchange(this.accounting, conn, response, websocket ? "websocket" : "http1", req.method!, req.url!, requestIdFrom(req.headers["x-request-id"]), startedAt);
+    const refused = http1VersionRefusal(req) ?? (headerCountExceeded(req.rawHeaders, this.options.limits.maxHeaderCount) ? this.tooManyHeaders : null);
+    if (refused !== null) return exchange.reject(refused);
+    const request = new Http1Request(req, null, true);
+    // On every listener, inbound and outbound alike: an upgrade to anything but WebSocket, or a malformed handshake, goes no further.
+    if (request.framingProblem !== null) return exchange.reject({ code: "GP_ERR_BAD_REQUEST", reason: request.framingProblem });
+    this.options.handle(exchange, request);
+  };
+
+  /** Where a tunnel on `conn` is tracked: what closes it (idle timeout, the peer's notAfter, drain, a trust change). */
+  private tunnelHost(conn: Connection): TunnelHost {
+    return {
+      options: { idleMs: this.options.limits.idleTimeout, closeAtMs: conn.peer?.notAfterMs ?? Infinity },
+      opened: (tunnel) => {
+        this.tunnels.add(tunnel);
+        conn.tunnel = tunnel;
+        if (conn.refusal !== null) tunnel.close("peer_untrusted");
+        else if (this.tunnelsClosedFor !== null) tunnel.close(this.tunnelsClosedFor);
+      },
+      closed: (tunnel) => {
+        this.tunnels.delete(tunnel);
+        if (conn.tunnel === tunnel) conn.tunnel = null;
+      },
+    };
+  }
+
+  /** Closes every tunnel for `reason`, and every handed-over socket still waiting for its answer. */
+  private closeTunnels(reason: TunnelEnd): void {
+    this.tunnelsClosedFor = reason;
+    for (const tunnel of this.tunnels) tunnel.close(reason);
+    for (const socket of this.upgraded) socket.destroy();
+  }
 
   /** The limit on `exchange`'s trailers: over it, the exchange answers 431 and its upstream request is cancelled. */
   private trailerLimit(exchange: Exchange): TrailerLimit {
@@ -330,7 +397,8 @@ export class FrontEnd implements DrainState {
   /**
    * Stops accepting and lets in-flight requests finish: answers on busy
    * HTTP/1.1 connections carry `Connection: close`, HTTP/2 sessions get a
-   * GOAWAY and finish their streams. What is left after `timeoutMs` is closed.
+   * GOAWAY and finish their streams, WebSocket tunnels go on. What is left
+   * after `timeoutMs` is closed, tunnels included.
    */
   drain(server: HttpServer, timeoutMs: number): Promise<void> {
     this.drainBegun = true;
@@ -340,6 +408,7 @@ export class FrontEnd implements DrainState {
       const deadline = setTimeout(() => {
         server.closeAllConnections();
         for (const session of this.sessions) session.destroy();
+        this.closeTunnels("drain");
       }, timeoutMs);
       server.close(() => {
         clearInterval(sweep);
@@ -350,9 +419,10 @@ export class FrontEnd implements DrainState {
     });
   }
 
-  /** Closes every HTTP/2 session now (HTTP/1.1 connections are the server's to close). */
+  /** Closes every HTTP/2 session and WebSocket tunnel now (HTTP/1.1 connections are the server's to close). */
   destroySessions(): void {
     for (const session of this.sessions) session.destroy();
+    this.closeTunnels("shutdown");
   }
 }
 

@@ -46,9 +46,11 @@ export class Http1Request implements ProxiedRequest {
   constructor(
     private readonly req: IncomingMessage,
     trailerLimit: TrailerLimit | null = null,
+    /** A WebSocket handshake (Node handed the request over with `Connection: upgrade`): it has no body. */
+    handshake = false,
   ) {
-    this.framingProblem = http1FramingProblem(req);
-    const body = http1Body(req);
+    this.framingProblem = http1FramingProblem(req) ?? (handshake ? handshakeProblem(req) : null);
+    const body = handshake ? null : http1Body(req);
     // Only a chunked body can carry trailers.
     this.body = body !== null && trailerLimit !== null && req.headers["transfer-encoding"] !== undefined ? new TrailerCountedBody(req, trailerLimit) : body;
   }
@@ -136,6 +138,19 @@ function http1FramingProblem(req: IncomingMessage): string | null {
   if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return "an HTTP/1.1 request without a Host header";
   const upgrade = req.headers.upgrade;
   if (upgrade !== undefined && !isWebSocketUpgrade(upgrade)) return `Upgrade: ${upgrade} is refused (guardpost upgrades only to WebSocket)`;
+  return null;
+}
+
+/**
+ * RFC 6455 section 4.1: the opening handshake is an HTTP/1.1 GET. A body
+ * would have no place to go (after the 101 the bytes are WebSocket frames)
+ * and is refused rather than read as frames.
+ */
+function handshakeProblem(req: IncomingMessage): string | null {
+  if (req.method !== "GET") return `a WebSocket handshake is a GET, not ${req.method}`;
+  if (req.httpVersionMinor < 1) return "a WebSocket handshake needs HTTP/1.1";
+  const length = req.headers["content-length"];
+  if ((length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined) return "a WebSocket handshake has no body";
   return null;
 }
 

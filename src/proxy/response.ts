@@ -5,13 +5,15 @@
  * Node's parser refused before there was a response object). The Exchange
  * decides what to send; these know how.
  */
-import type { ServerResponse } from "node:http";
+import { STATUS_CODES, type ServerResponse } from "node:http";
 import http2, { type ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { AnswerErrorInfo } from "../errors.js";
 import { clientResponseHeaderObject, clientResponseHeaders, type UpstreamHeaders } from "../http/forwarded-headers.js";
 import type { Trailers } from "./request.js";
 import { lingerAfterResponse, lingeringClose } from "./linger.js";
+import { Tunnel, type TunnelOptions } from "./tunnel.js";
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -49,6 +51,12 @@ export interface ResponseTarget {
   readonly clientGone: boolean;
   /** The connection is closed after this answer (HTTP/2: the session goes away; its other streams finish). */
   closeAfter(): void;
+  /**
+   * The upstream accepted a WebSocket upgrade: the 101 goes to the client
+   * and the two sockets become a tunnel, which calls `onClose` once when it
+   * has closed. Only a WebSocket handshake's target has it.
+   */
+  upgrade?(headers: UpstreamHeaders, requestId: string, upstream: Duplex, onClose: (tunnel: Tunnel) => void): Tunnel;
 }
 
 /**
@@ -331,4 +339,101 @@ export class RawSocketResponse implements ResponseTarget {
   }
 
   closeAfter(): void {}
+}
+
+/** Where a WebSocket handshake's tunnel is kept track of while it is open (the front end: for drain and shutdown). */
+export interface TunnelHost {
+  readonly options: TunnelOptions;
+  opened(tunnel: Tunnel): void;
+  closed(tunnel: Tunnel): void;
+}
+
+/**
+ * A WebSocket handshake (an HTTP/1.1 request Node handed over with its
+ * socket, out of HTTP): every answer is written raw and ends the connection
+ * (the socket is no longer HTTP/1.1 keep-alive), except a 101, after which
+ * the socket is the client's end of a tunnel. guardpost's own answers close
+ * in stages, as a refused request's do (the client may have sent frames
+ * behind its handshake).
+ */
+export class UpgradeResponse implements ResponseTarget {
+  private sent = false;
+  /** guardpost's own answers, as to a request Node's parser refused. */
+  private readonly raw: RawSocketResponse;
+
+  constructor(
+    private readonly client: Socket,
+    private readonly host: TunnelHost,
+  ) {
+    this.raw = new RawSocketResponse(client);
+  }
+
+  answer(info: AnswerErrorInfo, subject: AnswerSubject, reason: string | undefined): number {
+    this.sent = true;
+    return this.raw.answer(info, subject, reason);
+  }
+
+  /** A non-101 answer from the upstream, relayed whole and closed-delimited where it had no Content-Length. */
+  start(status: number, headers: UpstreamHeaders, requestId: string): void {
+    this.sent = true;
+    this.client.write(`${statusLine(status)}${headerBlock(clientResponseHeaders(headers, requestId))}connection: close\r\n\r\n`);
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.client.write(chunk);
+  }
+
+  waitForDrain(events: ResponseEvents): void {
+    (this.client as Watched)[EVENTS] = events;
+    this.client.once("drain", onClientDrain);
+  }
+
+  end(): void {
+    lingeringClose(this.client);
+  }
+
+  fail(): void {
+    this.client.destroy();
+  }
+
+  watchClient(events: ResponseEvents): void {
+    (this.client as Watched)[EVENTS] = events;
+    this.client.once("close", onClientClose);
+  }
+
+  get headersSent(): boolean {
+    return this.sent;
+  }
+
+  get clientGone(): boolean {
+    return this.client.destroyed;
+  }
+
+  closeAfter(): void {
+    // Every answer but a 101 ends the connection already.
+  }
+
+  upgrade(headers: UpstreamHeaders, requestId: string, upstream: Duplex, onClose: (tunnel: Tunnel) => void): Tunnel {
+    this.sent = true;
+    // Connection and Upgrade are hop-by-hop: this hop's own say that the connection switches to WebSocket.
+    this.client.write(`${statusLine(101)}${headerBlock(clientResponseHeaders(headers, requestId))}connection: upgrade\r\nupgrade: websocket\r\n\r\n`);
+    const { host } = this;
+    const tunnel = new Tunnel(this.client, upstream, host.options, (closed) => {
+      host.closed(closed);
+      onClose(closed);
+    });
+    host.opened(tunnel);
+    return tunnel;
+  }
+}
+
+function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Unknown"}\r\n`;
+}
+
+/** Header lines from a flat [name, value, ...] list (values as the upstream's parser accepted them: no CR or LF). */
+function headerBlock(flat: readonly string[]): string {
+  let block = "";
+  for (let i = 0; i < flat.length; i += 2) block += `${flat[i]}: ${flat[i + 1]}\r\n`;
+  return block;
 }

@@ -14,8 +14,8 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHt
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { Limits } from "../config/schema.js";
-import { UpstreamResetError, UpstreamTimeoutError } from "./errors.js";
-import type { Upstream, UpstreamRequest } from "./upstream.js";
+import { UpstreamProtocolError, UpstreamResetError, UpstreamTimeoutError } from "./errors.js";
+import { failDispatch, type Upstream, type UpstreamRequest } from "./upstream.js";
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
@@ -45,12 +45,15 @@ interface SessionState {
 
 export class Http2Upstream implements Upstream {
   readonly speaksH2 = true;
+  readonly carriesUpgrade = false;
   private current: SessionState | null = null;
   private readonly sessions = new Set<SessionState>();
 
   constructor(private readonly options: Http2UpstreamOptions) {}
 
   dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
+    // The pipelines refuse this before forwarding; here so that no caller can lose the upgrade silently.
+    if (request.upgrade !== undefined) return failDispatch(handler, new UpstreamProtocolError("an HTTP/2 upstream cannot carry an HTTP/1.1 upgrade"));
     new Http2Call(this.session(), request, handler, this.options.limits).start();
   }
 

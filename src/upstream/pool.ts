@@ -160,12 +160,18 @@ export class NegotiatedUpstream implements Upstream {
     return this.protocol !== "http/1.1";
   }
 
+  /** Upgrades always go over HTTP/1.1 (see `send`). */
+  readonly carriesUpgrade = true;
+
   dispatch(request: UpstreamRequest, outer: Dispatcher.DispatchHandler): void {
     const handler = explainingHandler(outer, (err) => this.alerts.explain(err));
     this.send(request, handler);
   }
 
   private send(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
+    // A WebSocket handshake needs HTTP/1.1 whatever the server prefers: the pool's connections offer only
+    // http/1.1 by ALPN (a server that does not serve it refuses the handshake: a 502).
+    if (request.upgrade !== undefined) return this.h1.dispatch(request, handler);
     if (this.protocol === "h2") return this.h2.dispatch(request, handler);
     if (this.protocol === "http/1.1") {
       if (request.needsH2) return failDispatch(handler, new UpstreamProtocolError("the upstream speaks HTTP/1.1, which cannot carry a gRPC call"));

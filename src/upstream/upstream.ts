@@ -20,11 +20,19 @@ export interface UpstreamRequest {
   readonly trailers?: (() => Readonly<Record<string, string | string[]>> | null) | undefined;
   /** The request can only travel as HTTP/2 (a gRPC call). */
   readonly needsH2?: boolean | undefined;
+  /**
+   * A WebSocket handshake: sent with `Connection: upgrade` and `Upgrade:
+   * websocket` (the client sets both, guardpost only this hop's), over
+   * HTTP/1.1 only; a 101 hands the connection to the handler's onRequestUpgrade.
+   */
+  readonly upgrade?: "websocket" | undefined;
 }
 
 export interface Upstream {
   /** Whether a request to this upstream can travel as HTTP/2 (what a gRPC call needs). */
   readonly speaksH2: boolean;
+  /** Whether it can carry an HTTP/1.1 upgrade (a WebSocket handshake): not over HTTP/2. */
+  readonly carriesUpgrade: boolean;
   /** Sends `request`; `handler` hears the answer through undici's dispatch-handler calls, whichever client carries it. */
   dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void;
   /** Finishes what is in flight, then closes. */
@@ -59,11 +67,15 @@ export function failDispatch(handler: Dispatcher.DispatchHandler, error: Error):
 /** An undici Pool as an Upstream: HTTP/1.1 only. */
 export class PoolUpstream implements Upstream {
   readonly speaksH2 = false;
+  readonly carriesUpgrade = true;
 
   constructor(private readonly pool: Pool) {}
 
   dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
-    this.pool.dispatch({ method: request.method as Dispatcher.HttpMethod, path: request.path, headers: request.headers as string[], body: request.body }, handler);
+    const { upgrade } = request;
+    // undici writes `connection: upgrade` and `upgrade:` itself, and takes the connection out of the pool on a 101.
+    const options = { method: request.method as Dispatcher.HttpMethod, path: request.path, headers: request.headers as string[], body: request.body };
+    this.pool.dispatch(upgrade === undefined ? options : { ...options, upgrade }, handler);
   }
 
   close(): Promise<void> {

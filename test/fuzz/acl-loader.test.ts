@@ -44,7 +44,11 @@ const peer = fc.oneof(
 );
 const method = fc.constantFrom("GET", "HEAD", "POST", "DELETE", "PATCH", "get", "*", "PURGE");
 
-/** A loaded ACL must decide anything: a decision, never an exception (a bad --peer string is the only typed error). */
+/**
+ * A loaded ACL must decide anything: a decision, never an exception. The
+ * typed errors are a bad peer string, and a decision that depends on SRC=
+ * asked without a source address.
+ */
 function probe(acl: CompiledAcl, probes: readonly [string, string, string | Record<string, string | string[]>][]): void {
   for (const [m, path, p] of probes) {
     try {
@@ -52,7 +56,7 @@ function probe(acl: CompiledAcl, probes: readonly [string, string, string | Reco
       expect(typeof decision.allow).toBe("boolean");
       expect(typeof decision.reason).toBe("string");
     } catch (err) {
-      expect((err as { code?: string }).code, String(err)).toBe("GP_ERR_PEER_SPEC");
+      expect(["GP_ERR_PEER_SPEC", "GP_ERR_ACL_SOURCE_REQUIRED"], String(err)).toContain((err as { code?: string }).code);
     }
   }
 }
@@ -152,7 +156,8 @@ describe("the ACL loader under fuzzing", () => {
       for (let i = 0; i < 5000; i++) text += `  /p${i}:\n    GET: *p\n`;
       const started = performance.now();
       const acl = compileAcl(FILE, text);
-      expect(performance.now() - started).toBeLessThan(3000);
+      // A bound, not a benchmark: an expansion per alias would take minutes; a loaded CI box takes ~3 s.
+      expect(performance.now() - started).toBeLessThan(15_000);
       expect(acl.decide({ method: "GET", path: "/p4999", peer: "OU=web" }).allow).toBe(true);
     });
 

@@ -2,6 +2,7 @@
  * Real mTLS clients for tests: undici with a client certificate, and a bare
  * TLS handshake probe. Raw HTTP bytes go through raw-connection.ts.
  */
+import { constants } from "node:crypto";
 import { connect } from "node:tls";
 import { Agent, request } from "undici";
 import { onCleanup } from "./cleanup.js";
@@ -62,7 +63,7 @@ export interface Handshake {
  * answer. In TLS 1.3 the client finishes its handshake before the server has
  * judged the client certificate, so "served" is the reliable signal.
  */
-export function handshake(port: number, ca: CertificateAuthority | string, cert: IssuedCertificate | null, options: { session?: Buffer; maxVersion?: "TLSv1.2" | "TLSv1.3" } = {}): Promise<Handshake> {
+export function handshake(port: number, ca: CertificateAuthority | string, cert: IssuedCertificate | null, options: { session?: Buffer; maxVersion?: "TLSv1.2" | "TLSv1.3"; tickets?: boolean } = {}): Promise<Handshake> {
   return new Promise((resolve) => {
     let session: Buffer | undefined;
     let serial = "";
@@ -77,6 +78,8 @@ export function handshake(port: number, ca: CertificateAuthority | string, cert:
         ...(cert ? { cert: cert.chain, key: cert.key } : {}),
         ...(options.session ? { session: options.session } : {}),
         ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
+        // Without the ticket extension a TLS 1.2 client can resume only by session id.
+        ...(options.tickets === false ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
       },
       () => {
         serial = socket.getPeerCertificate().serialNumber ?? "";

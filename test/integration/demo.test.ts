@@ -12,6 +12,9 @@ describe("guardpost demo (what npm start runs)", () => {
     expect(result.stdout).toMatch(/OU=marketing,CN=mkt-01 +DELETE \/user +403 denied +yes/);
     expect(result.stdout).toMatch(/\(no client certificate\) +GET \/user +connection refused \(no client certificate\) +yes/);
     expect(result.stdout).not.toMatch(/ NO \(expected/);
+    // acl diff on the example ACL and its proposed next version.
+    expect(result.stdout).toMatch(/^ {2}\+ OU=marketing may GET, HEAD \/user\/\{id\} {3}\(\S*acl\/example\.v2\.yaml:16:5 GET \/user\/\{id\}/m);
+    expect(result.stdout).toMatch(/^ {2}- OU=web may no longer DELETE \/user /m);
     expect(result.stdout).toMatch(/curl --cacert \S+\/ca\.crt --cert \S+\/web\.crt --key \S+\/web\.key https:\/\/localhost:\d+\/user/);
   });
 

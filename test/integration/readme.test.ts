@@ -87,7 +87,11 @@ describe("the README, as pasted", () => {
     for (const step of steps) {
       // What the README shows is the program's output (stdout); curl's progress meter, for one, goes to stderr
       // only when stdout is not a terminal, so stderr is reported but not compared.
-      const { code, output, errors } = await shell.run(withPorts(step.command));
+      const { code, output, errors } = await shell.run(withPorts(step.command)).catch((error: Error) => {
+        // A step that hangs says what guardpost logged meanwhile.
+        const log = existsSync(join(project, "guardpost.log")) ? readFileSync(join(project, "guardpost.log"), "utf8") : "(no guardpost.log)";
+        throw new Error(`${error.message}\n--- guardpost.log ---\n${log}`);
+      });
       const lines = output === "" ? [] : output.replace(/\n$/, "").split("\n");
       const context = `README step: $ ${step.command}\n--- stdout (exit ${code}) ---\n${output}--- stderr ---\n${errors}`;
       if (step.output.length === 0) {

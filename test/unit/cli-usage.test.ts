@@ -24,7 +24,7 @@ describe("did you mean", () => {
     [["serv", "--config", "x"], 'guardpost: unknown command "serv"; did you mean "serve"?'],
     [["acl", "chek", "a.yaml"], 'guardpost: unknown command "acl chek"; did you mean "acl check"?'],
     [["pki", "isue", "dir"], 'guardpost: unknown command "pki isue"; did you mean "pki issue"?'],
-    [["acl", "frobnicate"], 'guardpost: unknown command "acl frobnicate" (expected one of: acl check, acl test, acl explain)'],
+    [["acl", "frobnicate"], 'guardpost: unknown command "acl frobnicate" (expected one of: acl check, acl test, acl explain, acl diff, acl suggest)'],
     [["frobnicate"], 'guardpost: unknown command "frobnicate"; see guardpost help'],
   ])("unknown command %j", async (argv, message) => {
     const result = await runCli(...argv);

@@ -64,13 +64,13 @@ describe("Dockerfile", () => {
     for (const stage of stages) expect(stage.image).toMatch(/^node:24-[a-z]+-slim$/);
   });
 
-  test("builds in a build stage and copies into the final stage only dist, production dependencies, package.json and the example ACL", () => {
+  test("builds in a build stage and copies into the final stage only dist, production dependencies, package.json and the example ACLs", () => {
     const copies = final.body.filter((i) => i.keyword === "COPY").map((i) => i.args);
     const deps = stages.find((s) => s.name === copies.find((c) => c.includes("node_modules"))!.match(/--from=(\S+)/)![1]);
     expect(deps!.body.filter((i) => i.keyword === "RUN").map((i) => i.args)).toEqual([expect.stringMatching(/^npm ci --omit=dev --ignore-scripts\b/)]);
     const build = stages.find((s) => s.name === copies.find((c) => c.includes("dist"))!.match(/--from=(\S+)/)![1]);
     expect(build!.body.some((i) => i.keyword === "RUN" && i.args === "npm run build")).toBe(true);
-    expect(copies.map((c) => c.split(/\s+/).filter((part) => !part.startsWith("--")).slice(0, -1).join(" "))).toEqual(["/app/node_modules", "/src/dist", "package.json", "acl/example.yaml"]);
+    expect(copies.map((c) => c.split(/\s+/).filter((part) => !part.startsWith("--")).slice(0, -1).join(" "))).toEqual(["/app/node_modules", "/src/dist", "package.json", "acl/example.yaml acl/example.v2.yaml"]);
     expect(final.body.filter((i) => i.keyword === "RUN")).toEqual([]);
   });
 

@@ -171,7 +171,7 @@ describe("guardpost acl explain", () => {
   test("help shows the usage", async () => {
     const result = await runCli("help", "acl", "explain");
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^usage: guardpost acl explain ACL \(--peer P \| --peer-cert FILE\.pem\) --request "METHOD \/path"/);
+    expect(result.stdout).toMatch(/^usage: guardpost acl explain ACL \(--peer P \| --peer-cert FILE\.pem\) \[--source ADDR\] --request "METHOD \/path"/);
   });
 });
 

@@ -60,7 +60,7 @@ describe("policy test files", () => {
     ["acl: api.yaml\ncases:\n  - {peer: OU=web, expect: allow}\n", '3:5: a case is missing the required key "request"'],
     ["acl: api.yaml\ncases:\n  - {request: GET /a, expect: allow}\n", '3:5: a case needs exactly one of "peer" and "peerCert"'],
     ["acl: api.yaml\ncases:\n  - {peer: OU=web, peerCert: x.pem, request: GET /a, expect: allow}\n", '3:5: a case needs exactly one of "peer" and "peerCert"'],
-    ["acl: api.yaml\ncases:\n  - {peer: OU=web, request: GET /a, expect: allow, because: reasons}\n", '3:52: unknown key "because" in a case (expected one of name, peer, peerCert, request, expect, entry)'],
+    ["acl: api.yaml\ncases:\n  - {peer: OU=web, request: GET /a, expect: allow, because: reasons}\n", '3:52: unknown key "because" in a case (expected one of name, peer, peerCert, source, request, expect, entry)'],
     ["acl: api.yaml\ncases:\n  - {peer: OU=web, request: GET, expect: allow}\n", '3:29: bad request "GET" (expected "METHOD /path", e.g. "GET /user/42")'],
     ["acl: api.yaml\ncases:\n  - {peer: OU=web, request: G(ET /a, expect: allow}\n", '3:29: bad request "G(ET /a" (expected "METHOD /path", e.g. "GET /user/42")'],
     ["acl: api.yaml\ncases:\n  - {peer: {OUU: web}, request: GET /a, expect: allow}\n", '3:13: unknown attribute "OUU" (expected one of CN, OU, O, L, ST, C, DNS, URI, IP, EMAIL)'],

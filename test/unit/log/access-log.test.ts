@@ -61,6 +61,9 @@ const request = fc.record(
     status: fc.integer({ min: 100, max: 599 }),
     durationMs: fc.double({ min: 0, max: 1e6, noNaN: true }),
     shadow: fc.option(fc.record({ decision: fc.constantFrom("allow", "deny"), entry: fc.option(text, { nil: null }) }), { nil: undefined }),
+    bytesFromClient: fc.option(fc.nat(), { nil: undefined }),
+    bytesToClient: fc.option(fc.nat(), { nil: undefined }),
+    closedBy: fc.option(fc.option(text, { nil: null }), { nil: undefined }),
   },
   { requiredKeys: ["requestId", "protocol", "method", "path", "route", "entry", "decision", "status", "durationMs"] },
 );
