@@ -19,7 +19,9 @@ import { freePort, startProcess, waitForPort } from "./lib/processes.js";
 const HOST = "127.0.0.1";
 
 /** @typedef {import("./lib/processes.js").Proc} Proc */
-/** @typedef {"small" | "big"} AclKind */
+/** @typedef {"small" | "big" | "grpc" | "ws"} AclKind "grpc": the gRPC ACL, in front of the gRPC service; "ws": the WebSocket ACL, in front of the echo service */
+/** @typedef {"http1" | "h2" | "grpc" | "ws"} Protocol what a contender serves; a scenario runs the contenders that speak its protocol */
+/** @typedef {{ proc: Proc, host: string, port: number, url: string }} Upstream */
 /** @typedef {{ yaml: string, haproxy: string, nginxMap: string }} AclFiles one ACL rendered for each contender */
 
 /**
@@ -30,8 +32,9 @@ const HOST = "127.0.0.1";
  * @property {string} tmpDir
  * @property {string} logDir
  * @property {import("./lib/pki.js").Pki} pki
- * @property {{ small: AclFiles, big?: AclFiles }} acl big only when a chosen scenario uses it
- * @property {{ proc: Proc, host: string, port: number, url: string }} upstream
+ * @property {{ small: AclFiles, big?: AclFiles, grpc?: AclFiles, ws?: AclFiles }} acl big, grpc and ws only when a chosen scenario uses them
+ * @property {Upstream} upstream the HTTP/1.1 upstream
+ * @property {(aclKind: AclKind) => Upstream} upstreamFor the gRPC service for the "grpc" ACL, the echo service for "ws", else the HTTP/1.1 upstream
  * @property {string} guardpostCli
  * @property {string} node the Node binary for the Node contenders
  * @property {(name: string) => string[]} nodeFlags
@@ -48,6 +51,7 @@ const HOST = "127.0.0.1";
  * @property {string} description
  * @property {boolean} tls
  * @property {boolean} acl
+ * @property {Protocol[]} [speaks] "http1" when absent
  * @property {boolean} [optIn] runs only when named in --contenders
  * @property {string} [native] the command of a Debian-packaged contender
  * @property {(ctx: Ctx, aclKind: AclKind) => Promise<Started>} start
@@ -311,7 +315,11 @@ export const CONTENDERS = [
 export const BASELINE = "minimal-node";
 export const H2_BASELINE = "minimal-node-h2";
 
-/** True when the contender serves `protocol` ("http1" unless it says otherwise). */
+/**
+ * True when the contender serves `protocol` ("http1" unless it says otherwise).
+ * @param {Pick<Contender, "speaks">} contender
+ * @param {Protocol} protocol
+ */
 export const speaks = (contender, protocol) => (contender.speaks ?? ["http1"]).includes(protocol);
 
 /**

@@ -56,8 +56,13 @@ const PACED_CONNECTIONS = 32;
 
 /** @param {string} message */
 const log = (message) => process.stderr.write(`${message}\n`);
-/** A contender takes part in a scenario when it speaks the scenario's protocol and the scenario wants it. */
+/**
+ * A contender takes part in a scenario when it speaks the scenario's protocol and the scenario wants it.
+ * @param {Scenario} scenario
+ * @param {Contender} contender
+ */
 const takesPart = (scenario, contender) => speaks(contender, scenario.protocol ?? "http1") && scenario.eligible(contender);
+/** @param {Scenario} scenario */
 const baselineOf = (scenario) => scenario.baseline ?? BASELINE;
 
 async function main() {
@@ -103,7 +108,11 @@ async function main() {
     const missing = options.install
       ? ensureDebianPackages(natives, log)
       : new Map(natives.filter((n) => !hasCommand(n)).map((n) => [n, `${n} is not installed (--no-install)`]));
-    for (const c of contenders) if (missing.has(c.native)) unavailable.set(c.name, missing.get(c.native));
+    // keyed by contender: haproxy and haproxy-h2 share one command
+    for (const c of contenders) {
+      const why = c.native === undefined ? undefined : missing.get(c.native);
+      if (why) unavailable.set(c.name, why);
+    }
   }
 
   const tmpDir = mkdtempSync(join(tmpdir(), "guardpost-bench-"));
@@ -115,6 +124,7 @@ async function main() {
   const instances = new Map(); // "name/aclKind" -> Promise<{target, proc} | {failure}>
   /** @type {Ctx["upstream"] | undefined} */
   let upstream;
+  /** @type {Ctx["upstream"] | undefined} the gRPC service, when a scenario needs it */
   let grpcUpstream;
   try {
     log(`temp dir ${tmpDir}`);
@@ -156,7 +166,12 @@ async function main() {
       mkdirSync(dir, { recursive: true });
       return ["--cpu-prof", "--cpu-prof-dir", dir];
     };
-    const upstreamFor = (aclKind) => (aclKind === "grpc" ? grpcUpstream : upstream);
+    /** @type {Ctx["upstreamFor"]} */
+    const upstreamFor = (aclKind) => {
+      const chosen = aclKind === "grpc" ? grpcUpstream : upstream;
+      if (!chosen) throw new Error(`no upstream was started for the ${aclKind} ACL`);
+      return chosen;
+    };
     const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, upstreamFor, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy, loaderCpu: pinning.plan?.loader };
 
     /**
@@ -243,14 +258,14 @@ async function main() {
         record.rateSource = peak.source;
       }
       await timeRounds(scenario, timed, load, options, upstreamFor(scenario.aclKind).proc);
-      addPairedRatios(record, record.baseline);
+      addPairedRatios(record, baselineOf(scenario));
       // what the default's access log costs, measured the same way
       addComparisons(record, [["guardpost", "guardpost-noaccess"], ...options.also.map(({ name }) => [name, "guardpost-noaccess"])]);
       if (scenario.aclKind === "big") await stopInstances(instances, (key) => key.endsWith("/big"));
     }
     results.meta.elapsedSeconds = Math.round((performance.now() - started) / 1000);
 
-    for (const scenario of results.scenarios) process.stdout.write(`\n${textTable(scenario, scenario.baseline)}\n`);
+    for (const scenario of results.scenarios) process.stdout.write(`\n${textTable(scenario, scenario.baseline ?? BASELINE)}\n`);
     const outDir = resolve(options.out ?? join(repoRoot, ".bench-tmp"));
     mkdirSync(outDir, { recursive: true });
     const markdown = markdownReport(results);

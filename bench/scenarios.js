@@ -24,6 +24,8 @@ import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
  * @property {import("./lib/load.js").ClientTls} tls
  * @property {number} handshakeConcurrency
  * @property {number} pacedConnections
+ * @property {number} sessions HTTP/2 sessions (gRPC channels) per run
+ * @property {number} streams requests (calls) in flight on each session
  * @property {number} [rate] set by run.js for the scenarios with needsRate
  */
 
@@ -33,6 +35,9 @@ import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
  * @property {string} title
  * @property {"throughput" | "latency"} metric
  * @property {string} [unit] default req/s
+ * @property {import("./contenders.js").Protocol} [protocol] default "http1"
+ * @property {string} [baseline] the yardstick of its ratios, default minimal-node
+ * @property {string} [pending] why the scenario cannot run yet (the harness says so instead of running it)
  * @property {import("./contenders.js").AclKind} aclKind
  * @property {boolean} [resumes]
  * @property {boolean} [needsRate]

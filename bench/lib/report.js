@@ -26,6 +26,7 @@
  * @property {"throughput" | "latency"} metric
  * @property {string} [unit]
  * @property {boolean} [resumes]
+ * @property {string} [baseline] the yardstick of this scenario's ratios when it is not meta.baseline
  * @property {Entry[]} entries
  * @property {number} [rate] offered rate of a latency scenario
  * @property {string} [rateSource]
@@ -39,6 +40,8 @@
  * @property {number} connections
  * @property {number} handshakeConcurrency
  * @property {number} pacedConnections
+ * @property {number} sessions
+ * @property {number} streams
  * @property {boolean} quick
  * @property {{ loader: number, proxy: number } | null} pinned
  * @property {string | null} notPinnedBecause
