@@ -13,6 +13,7 @@ import { GRPC_PATHS, PATHS, POST_BYTES, SMALL_BODY } from "./wire.js";
 /** @typedef {import("./pki.js").Pki} Pki */
 
 /**
+ * An answer over HTTP/1.1 or HTTP/2 (whose headers carry ":status" too).
  * @typedef {{ status: number, headers: import("node:http").IncomingHttpHeaders, body: string, error?: undefined }
  *   | { error: NodeJS.ErrnoException }} Reply
  */
@@ -52,22 +53,31 @@ export function fetchOnce(target, { method = "GET", path, body, tls }) {
   });
 }
 
-/** One GET over a fresh HTTP/2 session (ALPN h2). Resolves {status, headers, body} or {error}. */
+/**
+ * One GET over a fresh HTTP/2 session (ALPN h2). Resolves {status, headers, body} or {error}.
+ * @param {Target} target
+ * @param {{ path: string, tls: import("./load.js").ClientTls }} request
+ * @returns {Promise<Reply>}
+ */
 export async function fetchOnceH2(target, { path, tls }) {
+  /** @type {import("node:http2").ClientHttp2Session} */
   let session;
   try {
     session = await h2Session(target, tls);
   } catch (error) {
-    return { error };
+    return { error: /** @type {NodeJS.ErrnoException} */ (error) };
   }
   return new Promise((resolve) => {
     const timer = setTimeout(() => session.destroy(new Error("timed out after 5 s")), 5000);
     const req = session.request({ ":method": "GET", ":path": path }, { endStream: true });
+    /** @type {Buffer[]} */
     const chunks = [];
+    /** @type {import("node:http2").IncomingHttpHeaders & import("node:http2").IncomingHttpStatusHeader} */
     let headers = {};
     req.on("response", (h) => (headers = h));
     req.on("data", (chunk) => chunks.push(chunk));
-    req.on("end", () => resolve({ status: headers[":status"], headers, body: Buffer.concat(chunks).toString("utf8") }));
+    // status 0: the stream ended without a response head
+    req.on("end", () => resolve({ status: headers[":status"] ?? 0, headers, body: Buffer.concat(chunks).toString("utf8") }));
     req.on("error", (error) => resolve({ error }));
     // a server that refuses the certificate after a TLS 1.3 handshake ends the session instead
     session.on("close", () => resolve({ error: new Error("session closed before an answer") }));
@@ -160,13 +170,21 @@ export const expectations = {
   },
 };
 
-/** A client without a certificate gets no service: a refused handshake, or an answer of 400 or more from the proxy. */
+/**
+ * A client without a certificate gets no service: a refused handshake, or an answer of 400 or more from the proxy.
+ * @param {string} what
+ * @param {Reply} res
+ */
 function expectRefused(what, res) {
   if (res.error || (res.status >= 400 && res.headers["x-upstream"] === undefined)) return null;
   return `${what}: a client without a certificate was served: ${describe(res)}`;
 }
 
-/** Over HTTP/2 (ALPN h2): allowed, denied by path, denied by identity, no certificate. */
+/**
+ * Over HTTP/2 (ALPN h2): allowed, denied by path, denied by identity, no certificate.
+ * @param {Target} target
+ * @param {Pki} pki
+ */
 export async function h2Expectations(target, pki) {
   return (
     expectOk("h2 GET /small", await fetchOnceH2(target, { path: PATHS.small, tls: pki.client }), SMALL_BODY) ??
@@ -180,9 +198,15 @@ export async function h2Expectations(target, pki) {
  * gRPC with grpc-js: Say as OU=web answers OK with the text echoed; a method
  * OU=web is not granted, and Say as OU=marketing, end in status 7 without
  * reaching the service; a client without a certificate gets no OK answer.
+ * @param {Target} target
+ * @param {Pki} pki
  */
 export async function grpcExpectations(target, pki) {
   const { echoClient, grpc, unaryCall } = await import("./grpc.js");
+  /**
+   * @param {import("./load.js").ClientTls} tls
+   * @param {string} path
+   */
   const call = async (tls, path) => {
     const client = echoClient(target, tls);
     try {
@@ -191,13 +215,16 @@ export async function grpcExpectations(target, pki) {
       client.close();
     }
   };
+  /** @param {import("./grpc.js").UnaryReply} r */
   const show = (r) => (r.error ? `status ${r.error.code} ${JSON.stringify(r.error.details)}` : `OK ${JSON.stringify(r.response)}`);
   const ok = await call(pki.client, GRPC_PATHS.say);
   if (ok.error || ok.response?.text !== "check" || !ok.upstream) return `Say as OU=web: expected OK "check" from the service, got ${show(ok)}`;
-  for (const [what, tls, path] of [
+  /** @type {[string, import("./load.js").ClientTls, string][]} */
+  const refusals = [
     [`${GRPC_PATHS.denied} as OU=web`, pki.client, GRPC_PATHS.denied],
     ["Say as OU=marketing", pki.other, GRPC_PATHS.say],
-  ]) {
+  ];
+  for (const [what, tls, path] of refusals) {
     const r = await call(tls, path);
     if (r.upstream) return `${what}: the call reached the service`;
     if (r.error?.code !== grpc.status.PERMISSION_DENIED) return `${what}: expected status 7 PERMISSION_DENIED, got ${show(r)}`;

@@ -240,7 +240,12 @@ function percentiles(values) {
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] };
 }
 
-/** An HTTP/2 session over TLS with the client certificate; resolves once connected with ALPN h2. */
+/**
+ * An HTTP/2 session over TLS with the client certificate; resolves once connected with ALPN h2.
+ * @param {Target} target
+ * @param {ClientTls} tls
+ * @returns {Promise<import("node:http2").ClientHttp2Session>}
+ */
 export function h2Session(target, tls) {
   return new Promise((resolve, reject) => {
     const session = h2Connect(`https://${target.host}:${target.port}`, { ...tls, ALPNProtocols: ["h2"] });
@@ -261,22 +266,30 @@ export function h2Session(target, tls) {
  * `sessions` HTTP/2 sessions opened first, then `streams` loops on each:
  * GET `path`, read the answer to its end, repeat until `duration` seconds
  * have passed. A stream counts when its status is `expectStatus`.
+ * @param {Target} target
+ * @param {{ sessions: number, streams: number, duration: number, path: string, expectStatus?: number, tls: ClientTls }} load duration in seconds
+ * @returns {Promise<RunResult>}
  */
 export async function h2Run(target, { sessions, streams, duration, path, expectStatus = 200, tls }) {
   const opened = await Promise.all(Array.from({ length: sessions }, () => h2Session(target, tls)));
   const headers = { ":method": "GET", ":path": path };
+  /** @type {number[]} */
   const times = [];
   let ok = 0;
   let failed = 0;
   const start = performance.now();
   const deadline = start + duration * 1000;
   let lastEnd = start;
+  /**
+   * @param {import("node:http2").ClientHttp2Session} session
+   * @returns {Promise<void>}
+   */
   const once = (session) =>
     new Promise((resolve) => {
       const begun = performance.now();
       let status = 0;
       const req = session.request(headers, { endStream: true });
-      req.on("response", (h) => (status = h[":status"]));
+      req.on("response", (h) => (status = h[":status"] ?? 0));
       req.on("data", () => {});
       req.on("error", () => {});
       req.on("close", () => {
@@ -291,6 +304,7 @@ export async function h2Run(target, { sessions, streams, duration, path, expectS
         resolve();
       });
     });
+  /** @param {import("node:http2").ClientHttp2Session} session */
   const loop = async (session) => {
     while (performance.now() < deadline && !session.destroyed) await once(session);
   };
@@ -308,10 +322,14 @@ export async function h2Run(target, { sessions, streams, duration, path, expectS
  * certificate, connected first; then `concurrency` loops on each of unary
  * Say calls until `duration` seconds have passed. A call counts when it
  * returns OK with the text sent.
+ * @param {Target} target
+ * @param {{ channels: number, concurrency: number, duration: number, tls: ClientTls }} load duration in seconds
+ * @returns {Promise<RunResult>}
  */
 export async function grpcUnaryRun(target, { channels, concurrency, duration, tls }) {
   const { echoClient, waitReady } = await import("./grpc.js");
   const clients = Array.from({ length: channels }, () => echoClient(target, tls));
+  /** @type {number[]} */
   const times = [];
   let ok = 0;
   let failed = 0;
@@ -321,6 +339,10 @@ export async function grpcUnaryRun(target, { channels, concurrency, duration, tl
     const start = performance.now();
     const deadline = start + duration * 1000;
     let lastEnd = start;
+    /**
+     * @param {import("./grpc.js").EchoClient} client
+     * @returns {Promise<void>}
+     */
     const once = (client) =>
       new Promise((resolve) => {
         const begun = performance.now();
@@ -336,6 +358,7 @@ export async function grpcUnaryRun(target, { channels, concurrency, duration, tl
           resolve();
         });
       });
+    /** @param {import("./grpc.js").EchoClient} client */
     const loop = async (client) => {
       while (performance.now() < deadline) await once(client);
     };
