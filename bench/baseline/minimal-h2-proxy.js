@@ -23,9 +23,17 @@ const acl = compileAcl(options.acl);
 const h2c = options.upstream.startsWith("h2c://");
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host"]);
 const OUS = Symbol("peer OUs");
+/** @typedef {import("node:http2").ServerHttp2Session & { [OUS]: string[] }} PeerSession a session with its peer's OUs read */
+/** @typedef {import("node:http2").ServerHttp2Stream} Stream */
+/** @typedef {import("node:http2").IncomingHttpHeaders} Headers */
 
-/** Request headers for the upstream: no pseudo-headers (undici) or only the four it needs (h2). */
+/**
+ * Request headers for the upstream: no pseudo-headers (undici) or only the four it needs (h2).
+ * @param {Headers} headers
+ * @returns {import("node:http2").OutgoingHttpHeaders}
+ */
 function requestHeaders(headers) {
+  /** @type {import("node:http2").OutgoingHttpHeaders} */
   const out = h2c ? { ":method": headers[":method"], ":path": headers[":path"], ":scheme": "http", ":authority": headers[":authority"] } : { host: headers[":authority"] };
   for (const name in headers) if (name[0] !== ":" && !HOP_BY_HOP.has(name)) out[name] = headers[name];
   out["x-forwarded-proto"] = "https";
@@ -33,12 +41,20 @@ function requestHeaders(headers) {
 }
 
 const pool = h2c ? null : new Pool(options.upstream, { connections: 256, keepAliveTimeout: 60_000 });
+/**
+ * @param {Stream} stream
+ * @param {Headers} headers
+ */
 function viaUndici(stream, headers) {
-  const method = headers[":method"];
+  // a request stream always has :method and :path
+  const method = /** @type {import("undici").Dispatcher.HttpMethod} */ (headers[":method"]);
   const body = method === "GET" || method === "HEAD" ? null : stream;
-  pool.dispatch({ method, path: headers[":path"], headers: requestHeaders(headers), body }, {
+  const upstreamHeaders = /** @type {Record<string, string | string[]>} */ (requestHeaders(headers));
+  // only called with an http:// upstream, which has the pool
+  /** @type {Pool} */ (pool).dispatch({ method, path: /** @type {string} */ (headers[":path"]), headers: upstreamHeaders, body }, {
     onRequestStart() {},
     onResponseStart(_controller, statusCode, upstreamHeaders) {
+      /** @type {import("node:http2").OutgoingHttpHeaders} */
       const out = { ":status": statusCode };
       for (const name in upstreamHeaders) if (!HOP_BY_HOP.has(name)) out[name] = upstreamHeaders[name];
       stream.respond(out);
@@ -53,10 +69,16 @@ function viaUndici(stream, headers) {
   });
 }
 
-let upstream = null; // one h2c session, reopened if it goes away
+/** @type {import("node:http2").ClientHttp2Session | null} one h2c session, reopened if it goes away */
+let upstream = null;
+/**
+ * @param {Stream} stream
+ * @param {Headers} headers
+ */
 function viaH2(stream, headers) {
   if (!upstream || upstream.closed || upstream.destroyed) upstream = connect(options.upstream.replace("h2c://", "http://")).on("error", () => {});
   const call = upstream.request(requestHeaders(headers));
+  /** @type {import("node:http2").IncomingHttpHeaders | null} */
   let trailers = null;
   call.on("response", (h) => stream.respond(h, { waitForTrailers: true }));
   call.on("trailers", (t) => (trailers = t));
@@ -67,6 +89,10 @@ function viaH2(stream, headers) {
   call.pipe(stream);
 }
 
+/**
+ * @param {Stream} stream
+ * @param {Headers} headers
+ */
 function deny(stream, headers) {
   if (String(headers["content-type"]).startsWith("application/grpc")) {
     stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "7", "grpc-message": "forbidden" }, { endStream: true });
@@ -78,10 +104,13 @@ function deny(stream, headers) {
 
 const tls = { cert: readFileSync(options.cert), key: readFileSync(options.key), ca: readFileSync(options.ca) };
 const server = createSecureServer({ ...tls, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" });
-server.on("session", (session) => (session[OUS] = peerOus(session.socket)));
+// a secure server's sessions run on TLS sockets
+server.on("session", (session) => (/** @type {PeerSession} */ (session)[OUS] = peerOus(/** @type {import("node:tls").TLSSocket} */ (session.socket))));
 server.on("stream", (stream, headers) => {
   stream.on("error", () => {});
-  if (!isAllowed(acl, headers[":method"], headers[":path"], stream.session[OUS])) return deny(stream, headers);
+  // a stream being served has its session, and the "session" handler ran first
+  const ous = /** @type {PeerSession} */ (stream.session)[OUS];
+  if (!isAllowed(acl, /** @type {string} */ (headers[":method"]), /** @type {string} */ (headers[":path"]), ous)) return deny(stream, headers);
   (h2c ? viaH2 : viaUndici)(stream, headers);
 });
 server.listen(options.port, options.host);

@@ -15,21 +15,33 @@ const marked = () => {
   initial.set("x-upstream", "1");
   return initial;
 };
+/** @typedef {import("../lib/grpc.js").EchoMessage} EchoMessage */
 // The other methods only answer, marked, so that a call a proxy should have refused shows it was forwarded.
+/** @param {grpc.ServerWritableStream<EchoMessage, EchoMessage> | grpc.ServerDuplexStream<EchoMessage, EchoMessage>} call */
 const ended = (call) => {
   call.sendMetadata(marked());
   call.end();
 };
 const server = new grpc.Server();
-server.addService(echoService().service, {
+/** @type {grpc.UntypedServiceImplementation} */
+const handlers = {
+  /**
+   * @param {grpc.ServerUnaryCall<EchoMessage, EchoMessage>} call
+   * @param {grpc.sendUnaryData<EchoMessage>} callback
+   */
   Say(call, callback) {
     call.sendMetadata(marked());
     callback(null, { text: call.request.text });
   },
   Repeat: ended,
+  /**
+   * @param {grpc.ServerReadableStream<EchoMessage, EchoMessage>} _call
+   * @param {grpc.sendUnaryData<EchoMessage>} callback
+   */
   Collect: (_call, callback) => callback(null, { text: "" }, marked()),
   Chat: ended,
-});
+};
+server.addService(echoService().service, handlers);
 server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error) => {
   if (error) {
     process.stderr.write(`grpc-upstream: cannot listen on ${host}:${port}: ${error.message}\n`);
