@@ -4,7 +4,7 @@
  * list for haproxy, a map for nginx. One source, so every contender enforces
  * the same thing.
  */
-import { BIG_ACL_SIZE, bigAclPath, CLIENT_OU, GRPC_PATHS, PATHS } from "./wire.js";
+import { BIG_ACL_SIZE, bigAclPath, CLIENT_OU, GRPC_PATHS, PATHS, WS_PATHS } from "./wire.js";
 
 /** @typedef {{ path: string, method: string, ous: string[] }} Rule */
 
@@ -32,6 +32,17 @@ export function grpcRules() {
   return [
     { path: GRPC_PATHS.say, method: "POST", ous: [CLIENT_OU] },
     { path: GRPC_PATHS.denied, method: "POST", ous: ["ops"] },
+  ];
+}
+
+/**
+ * For the WebSocket echo service: a handshake is decided as a GET of its path (the README's "WebSocket").
+ * @returns {Rule[]}
+ */
+export function wsRules() {
+  return [
+    { path: WS_PATHS.echo, method: "GET", ous: [CLIENT_OU] },
+    { path: WS_PATHS.denied, method: "GET", ous: ["ops"] },
   ];
 }
 
