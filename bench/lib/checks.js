@@ -6,8 +6,8 @@
  */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { h2Session } from "./load.js";
-import { GRPC_PATHS, PATHS, POST_BYTES, SMALL_BODY } from "./wire.js";
+import { h2Session, wsConnect } from "./load.js";
+import { GRPC_PATHS, PATHS, POST_BYTES, SMALL_BODY, WS_MESSAGE, WS_PATHS } from "./wire.js";
 
 /** @typedef {import("./load.js").Target} Target */
 /** @typedef {import("./pki.js").Pki} Pki */
@@ -88,6 +88,22 @@ export async function fetchOnceH2(target, { path, tls }) {
   });
 }
 
+/**
+ * A WebSocket handshake as a Reply: an open tunnel is status 101 (and is closed here).
+ * @param {Target} target
+ * @param {{ path: string, tls: import("./load.js").ClientTls }} request
+ * @returns {Promise<Reply>}
+ */
+export async function fetchOnceWs(target, { path, tls }) {
+  const h = await wsConnect(target, tls, path);
+  if (h.error) return { error: h.error };
+  if (h.ws) {
+    h.ws.terminate();
+    return { status: 101, headers: h.headers, body: "" };
+  }
+  return { status: h.status, headers: h.headers, body: h.body };
+}
+
 /** @param {Reply} res */
 function describe(res) {
   if (res.error) return `error ${res.error.code ?? res.error.message}`;
@@ -117,13 +133,15 @@ function expectDenied(what, res) {
 }
 
 /**
- * Checks every contender passes once, right after it starts (over HTTP/2 for a contender that speaks only that).
+ * Checks every contender passes once, right after it starts (over HTTP/2, or
+ * as WebSocket handshakes, for a contender that speaks only that).
  * @param {Target} target
  * @param {{ tls: boolean, acl: boolean, speaks?: string[] }} contender
  * @param {Pki} pki
  */
 export async function admissionCheck(target, contender, pki) {
-  const get = (contender.speaks ?? ["http1"]).includes("http1") ? fetchOnce : fetchOnceH2;
+  const speaks = contender.speaks ?? ["http1"];
+  const get = speaks.includes("http1") ? fetchOnce : speaks.includes("h2") ? fetchOnceH2 : fetchOnceWs;
   if (contender.tls) {
     const anonymous = await get(target, { path: PATHS.small, tls: pki.anonymous });
     // nginx completes the handshake and answers 400; the others refuse the handshake.
@@ -232,6 +250,41 @@ export async function grpcExpectations(target, pki) {
   const anonymous = await call(pki.anonymous, GRPC_PATHS.say);
   if (!anonymous.error || anonymous.upstream) return `Say without a client certificate was served: ${show(anonymous)}`;
   return null;
+}
+
+/**
+ * WebSocket through the proxy: the handshake allowed for OU=web opens (101
+ * from the service) and a message comes back as sent; the denied path, and
+ * the allowed one as OU=marketing, are 403 from the proxy; a client without a
+ * certificate gets no tunnel.
+ * @param {Target} target
+ * @param {Pki} pki
+ */
+export async function wsExpectations(target, pki) {
+  const open = await wsConnect(target, pki.client, WS_PATHS.echo);
+  if (!open.ws) return `WS ${WS_PATHS.echo} as OU=web: expected 101 from the service, got ${open.error ? `error ${open.error.code ?? open.error.message}` : `${open.status} ${JSON.stringify(open.body.slice(0, 80))}`}`;
+  const ws = open.ws;
+  if (open.headers["x-upstream"] === undefined) {
+    ws.terminate();
+    return `WS ${WS_PATHS.echo} as OU=web: the 101 did not come from the service`;
+  }
+  /** @type {string} */
+  const echoed = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve("no answer within 5 s"), 5000);
+    ws.once("message", (data) => {
+      clearTimeout(timer);
+      resolve(String(data));
+    });
+    ws.once("close", () => resolve("the tunnel closed"));
+    ws.send(WS_MESSAGE);
+  });
+  ws.terminate();
+  if (echoed !== WS_MESSAGE) return `WS ${WS_PATHS.echo} as OU=web: sent ${JSON.stringify(WS_MESSAGE)}, got ${JSON.stringify(echoed)}`;
+  return (
+    expectDenied(`WS ${WS_PATHS.denied} as OU=web`, await fetchOnceWs(target, { path: WS_PATHS.denied, tls: pki.client })) ??
+    expectDenied(`WS ${WS_PATHS.echo} as OU=marketing`, await fetchOnceWs(target, { path: WS_PATHS.echo, tls: pki.other })) ??
+    expectRefused(`WS ${WS_PATHS.echo}`, await fetchOnceWs(target, { path: WS_PATHS.echo, tls: pki.anonymous }))
+  );
 }
 
 /**

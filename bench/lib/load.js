@@ -10,6 +10,8 @@
  * - h2Run / grpcUnaryRun: closed-loop HTTP/2 and gRPC unary calls, N
  *   sessions (channels) with M calls in flight on each, from this process:
  *   h2load has no client-certificate option (bench/RESULTS.md).
+ * - wsRun: closed-loop WebSocket echo messages, N tunnels with M messages in
+ *   flight on each, `ws` clients with the client certificate.
  */
 import { performance } from "node:perf_hooks";
 import { constants } from "node:crypto";
@@ -367,5 +369,129 @@ export async function grpcUnaryRun(target, { channels, concurrency, duration, tl
     return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
   } finally {
     for (const client of clients) client.close();
+  }
+}
+
+/**
+ * How a WebSocket handshake ended: open (101, with the response headers), an
+ * answer other than 101 (status, headers, body), or no answer at all.
+ * @typedef {{ ws: import("ws").WebSocket, headers: import("node:http").IncomingHttpHeaders, status?: undefined, error?: undefined }
+ *   | { status: number, headers: import("node:http").IncomingHttpHeaders, body: string, ws?: undefined, error?: undefined }
+ *   | { error: NodeJS.ErrnoException, ws?: undefined, status?: undefined }} WsHandshake
+ */
+
+/**
+ * One WebSocket handshake over TLS with the client certificate (`ws`, no
+ * compression, as the scenario's frames are small).
+ * @param {Target} target
+ * @param {ClientTls} tls
+ * @param {string} path
+ * @returns {Promise<WsHandshake>}
+ */
+export async function wsConnect(target, tls, path) {
+  const { WebSocket } = await import("ws");
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => ws.terminate(), 5000);
+    /** @type {import("node:http").IncomingHttpHeaders} */
+    let headers = {};
+    const ws = new WebSocket(`wss://${target.host}:${target.port}${path}`, { ...tls, perMessageDeflate: false, handshakeTimeout: 5000 });
+    ws.on("upgrade", (res) => (headers = res.headers));
+    ws.once("open", () => {
+      clearTimeout(timer);
+      ws.removeAllListeners("error");
+      ws.on("error", () => {});
+      resolve({ ws, headers });
+    });
+    // without this listener `ws` turns a non-101 answer into an error and drops its status
+    ws.on("unexpected-response", (_req, res) => {
+      /** @type {Buffer[]} */
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("error", () => {});
+      res.on("end", () => {
+        clearTimeout(timer);
+        // an answer to a client request always has a status code
+        resolve({ status: /** @type {number} */ (res.statusCode), headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
+        ws.terminate();
+      });
+    });
+    ws.on("error", (error) => {
+      clearTimeout(timer);
+      resolve({ error });
+    });
+  });
+}
+
+/**
+ * `tunnels` WebSocket connections opened first (each a handshake through the
+ * proxy with the client certificate), then on each `inFlight` copies of
+ * `message` kept in the air: every echo that comes back as sent is counted
+ * and answered with the next copy, until `duration` seconds have passed.
+ * The tunnels' opening is not timed; their closing after the run is not either.
+ * @param {Target} target
+ * @param {{ tunnels: number, inFlight: number, duration: number, path: string, message: string, tls: ClientTls }} load duration in seconds
+ * @returns {Promise<RunResult>}
+ */
+export async function wsRun(target, { tunnels, inFlight, duration, path, message, tls }) {
+  const opened = await Promise.all(Array.from({ length: tunnels }, () => wsConnect(target, tls, path)));
+  /** @type {import("ws").WebSocket[]} */
+  const sockets = [];
+  for (const h of opened) if (h.ws) sockets.push(h.ws);
+  try {
+    const refused = opened.find((h) => !h.ws);
+    if (refused) throw new Error(`a tunnel did not open: ${refused.error?.message ?? refused.status}`);
+    /** @type {number[]} */
+    const times = [];
+    let ok = 0;
+    let failed = 0;
+    const start = performance.now();
+    const deadline = start + duration * 1000;
+    let lastEnd = start;
+    /**
+     * @param {import("ws").WebSocket} ws
+     * @returns {Promise<void>}
+     */
+    const loop = (ws) =>
+      new Promise((resolve) => {
+        // echoes come back in the order sent: the send times form a queue
+        /** @type {number[]} */
+        const sent = [];
+        const send = () => {
+          sent.push(performance.now());
+          ws.send(message);
+        };
+        // a tunnel that stops answering without closing must not hang the run
+        const stuck = setTimeout(() => ws.terminate(), duration * 1000 + 10_000);
+        const done = () => {
+          clearTimeout(stuck);
+          ws.removeAllListeners("message");
+          ws.removeAllListeners("close");
+          resolve();
+        };
+        ws.on("message", (data, isBinary) => {
+          const end = performance.now();
+          lastEnd = Math.max(lastEnd, end);
+          // one message answers one send
+          const begun = /** @type {number} */ (sent.shift());
+          if (!isBinary && String(data) === message) {
+            ok++;
+            times.push(end - begun);
+          } else {
+            failed++;
+          }
+          if (end < deadline) send();
+          else if (sent.length === 0) done();
+        });
+        ws.once("close", () => {
+          failed += sent.length;
+          done();
+        });
+        for (let i = 0; i < inFlight; i++) send();
+      });
+    await Promise.all(sockets.map(loop));
+    const seconds = (lastEnd - start) / 1000;
+    return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+  } finally {
+    for (const ws of sockets) ws.terminate();
   }
 }
