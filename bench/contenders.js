@@ -8,9 +8,10 @@
  * contender and prints the reason).
  *
  * `speaks` lists what a contender serves: "http1", "h2" (HTTP/2 over TLS by
- * ALPN), "grpc" (gRPC calls to the h2c gRPC service); a scenario runs only
- * the contenders that speak its protocol. The "grpc" ACL kind means the gRPC
- * ACL in front of the gRPC service (ctx.upstreamFor picks the upstream).
+ * ALPN), "grpc" (gRPC calls to the h2c gRPC service), "ws" (WebSocket
+ * tunnels to the echo service); a scenario runs only the contenders that
+ * speak its protocol. The "grpc" and "ws" ACL kinds mean their ACL in front
+ * of their service (ctx.upstreamFor picks the upstream).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -108,7 +109,7 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
     description,
     tls: true,
     acl: true,
-    speaks: ["http1", "h2", "grpc"],
+    speaks: ["http1", "h2", "grpc", "ws"],
     optIn: workers > 1,
     async start(ctx, aclKind) {
       const main = cli ?? ctx.guardpostCli;
@@ -221,20 +222,38 @@ function native(name, description, prepare, { command = name, speaks = ["http1"]
   };
 }
 
-const haproxy = native("haproxy", "haproxy (Debian package), one thread, ACL as an exact-match list", (ctx, aclKind, dir, values) => {
-  const config = join(dir, "haproxy.cfg");
-  const template = readFileSync(join(ctx.benchDir, "templates", "haproxy.cfg"), "utf8");
-  writeFileSync(config, render(template, { ...values, ACL_LIST: aclFiles(ctx, aclKind).haproxy }));
-  return { command: "haproxy", args: ["-db", "-f", config] };
-});
+// HTTP mode carries a WebSocket upgrade as it is (then a tunnel under `timeout client/server`).
+const haproxy = native(
+  "haproxy",
+  "haproxy (Debian package), one thread, ACL as an exact-match list",
+  (ctx, aclKind, dir, values) => {
+    const config = join(dir, "haproxy.cfg");
+    const template = readFileSync(join(ctx.benchDir, "templates", "haproxy.cfg"), "utf8");
+    writeFileSync(config, render(template, { ...values, ACL_LIST: aclFiles(ctx, aclKind).haproxy }));
+    return { command: "haproxy", args: ["-db", "-f", config] };
+  },
+  { speaks: ["http1", "ws"] },
+);
 
-const nginx = native("nginx", "nginx (Debian package), one worker, ACL as a map", (ctx, aclKind, dir, values) => {
-  const config = join(dir, "nginx.conf");
-  const template = readFileSync(join(ctx.benchDir, "templates", "nginx.conf"), "utf8");
-  writeFileSync(config, render(template, { ...values, ACL_MAP: aclFiles(ctx, aclKind).nginxMap }));
-  // -e: errors to stderr from the start, before the config names a log
-  return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
-});
+/** What nginx sends the service as Connection: keep-alive for requests, the upgrade for ws-echo's handshakes. */
+const NGINX_CONNECTION = {
+  http: ['proxy_set_header Connection "";'],
+  ws: ["proxy_set_header Upgrade $http_upgrade;", 'proxy_set_header Connection "upgrade";'],
+};
+
+const nginx = native(
+  "nginx",
+  "nginx (Debian package), one worker, ACL as a map",
+  (ctx, aclKind, dir, values) => {
+    const config = join(dir, "nginx.conf");
+    const template = readFileSync(join(ctx.benchDir, "templates", "nginx.conf"), "utf8");
+    const connection = NGINX_CONNECTION[aclKind === "ws" ? "ws" : "http"].map((line) => `            ${line}`).join("\n");
+    writeFileSync(config, render(template, { ...values, ACL_MAP: aclFiles(ctx, aclKind).nginxMap, CONNECTION: connection }));
+    // -e: errors to stderr from the start, before the config names a log
+    return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
+  },
+  { speaks: ["http1", "ws"] },
+);
 
 const haproxyH2 = native(
   "haproxy-h2",
@@ -309,11 +328,17 @@ export const CONTENDERS = [
   }),
   haproxyH2,
   nginxH2,
+  // WebSocket only (scenario ws-echo; guardpost, haproxy and nginx take part as they are)
+  nodeScript("minimal-node-ws", "baseline/minimal-ws-proxy.js", "the WebSocket yardstick: ~60 lines of Node, https upgrade event, Map ACL, request head forwarded and sockets piped (bench/baseline)", {
+    family: "minimal-node",
+    speaks: ["ws"],
+  }),
 ];
 
 /** The yardstick of the HTTP/1.1 scenarios; a scenario may name its own (`scenario.baseline`). */
 export const BASELINE = "minimal-node";
 export const H2_BASELINE = "minimal-node-h2";
+export const WS_BASELINE = "minimal-node-ws";
 
 /**
  * True when the contender serves `protocol` ("http1" unless it says otherwise).

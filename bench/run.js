@@ -25,7 +25,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { BASELINE, CONTENDERS, guardpost, speaks } from "./contenders.js";
-import { toHaproxyList, toNginxMap, toYaml, bigRules, grpcRules, smallRules } from "./lib/acl.js";
+import { toHaproxyList, toNginxMap, toYaml, bigRules, grpcRules, smallRules, wsRules } from "./lib/acl.js";
 import { admissionCheck } from "./lib/checks.js";
 import { autocannonRun } from "./lib/load.js";
 import { parseOptions, USAGE } from "./lib/options.js";
@@ -89,7 +89,7 @@ async function main() {
   }
 
   const contenders = chosen.filter((c) => scenarios.some((s) => takesPart(s, c)));
-  for (const s of scenarios.filter((s) => !contenders.some((c) => takesPart(s, c)))) log(`[${s.name}] left out: ${s.pending ?? "none of the chosen contenders takes part in it"}`);
+  for (const s of scenarios.filter((s) => !contenders.some((c) => takesPart(s, c)))) log(`[${s.name}] left out: none of the chosen contenders takes part in it`);
   scenarios = scenarios.filter((s) => contenders.some((c) => takesPart(s, c)));
   if (!canReadCpu()) log("note: /proc/<pid>/stat is not readable here; CPU columns will be empty");
   let node;
@@ -126,6 +126,8 @@ async function main() {
   let upstream;
   /** @type {Ctx["upstream"] | undefined} the gRPC service, when a scenario needs it */
   let grpcUpstream;
+  /** @type {Ctx["upstream"] | undefined} the WebSocket echo service, when a scenario needs it */
+  let wsUpstream;
   try {
     log(`temp dir ${tmpDir}`);
     const pki = await makePki(tmpDir);
@@ -133,6 +135,7 @@ async function main() {
     const acl = { small: writeAcl(tmpDir, "small", smallRules()) };
     if (scenarios.some((s) => s.aclKind === "big")) acl.big = writeAcl(tmpDir, "big", bigRules());
     if (scenarios.some((s) => s.aclKind === "grpc")) acl.grpc = writeAcl(tmpDir, "grpc", grpcRules());
+    if (scenarios.some((s) => s.aclKind === "ws")) acl.ws = writeAcl(tmpDir, "ws", wsRules());
 
     const upstreamPort = await freePort();
     const upstreamProc = startProcess({
@@ -159,6 +162,20 @@ async function main() {
       grpcUpstream = { proc, host: "127.0.0.1", port, url: `h2c://127.0.0.1:${port}` };
       await waitForPort(port, { proc });
     }
+    // The WebSocket echo service behind the "ws" ACL kind, likewise.
+    if (scenarios.some((s) => s.aclKind === "ws")) {
+      const port = await freePort();
+      const proc = startProcess({
+        name: "ws-upstream",
+        command: process.execPath,
+        args: [join(benchDir, "servers", "ws-upstream.js"), JSON.stringify({ host: "127.0.0.1", port })],
+        cwd: repoRoot,
+        logDir,
+        cpu: pinning.plan?.loader,
+      });
+      wsUpstream = { proc, host: "127.0.0.1", port, url: `http://127.0.0.1:${port}` };
+      await waitForPort(port, { proc });
+    }
     /** @param {string} name */
     const nodeFlags = (name) => {
       if (!options.profile) return [];
@@ -168,7 +185,7 @@ async function main() {
     };
     /** @type {Ctx["upstreamFor"]} */
     const upstreamFor = (aclKind) => {
-      const chosen = aclKind === "grpc" ? grpcUpstream : upstream;
+      const chosen = aclKind === "grpc" ? grpcUpstream : aclKind === "ws" ? wsUpstream : upstream;
       if (!chosen) throw new Error(`no upstream was started for the ${aclKind} ACL`);
       return chosen;
     };
@@ -283,6 +300,7 @@ async function main() {
     await stopInstances(instances, () => true);
     await upstream?.proc.stop();
     await grpcUpstream?.proc.stop();
+    await wsUpstream?.proc.stop();
     if (options.keepTmp) log(`kept ${tmpDir}`);
   }
 }

@@ -7,10 +7,10 @@
  * `speaks` in contenders.js); `baseline` names the yardstick of its ratios
  * when it is not minimal-node.
  */
-import { H2_BASELINE } from "./contenders.js";
-import { expectations, grpcExpectations, h2Expectations, resumptionCheck } from "./lib/checks.js";
-import { autocannonRun, grpcUnaryRun, h2Run, handshakeRun, pacedRun } from "./lib/load.js";
-import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
+import { H2_BASELINE, WS_BASELINE } from "./contenders.js";
+import { expectations, grpcExpectations, h2Expectations, resumptionCheck, wsExpectations } from "./lib/checks.js";
+import { autocannonRun, grpcUnaryRun, h2Run, handshakeRun, pacedRun, wsRun } from "./lib/load.js";
+import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES, WS_MESSAGE, WS_PATHS } from "./lib/wire.js";
 
 /** @typedef {import("./lib/load.js").Target} Target */
 /** @typedef {import("./lib/pki.js").Pki} Pki */
@@ -37,7 +37,6 @@ import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
  * @property {string} [unit] default req/s
  * @property {import("./contenders.js").Protocol} [protocol] default "http1"
  * @property {string} [baseline] the yardstick of its ratios, default minimal-node
- * @property {string} [pending] why the scenario cannot run yet (the harness says so instead of running it)
  * @property {import("./contenders.js").AclKind} aclKind
  * @property {boolean} [resumes]
  * @property {boolean} [needsRate]
@@ -182,26 +181,19 @@ export const SCENARIOS = [
     check: (target, pki) => grpcExpectations(target, pki),
     measure: (target, run) => grpcUnaryRun(target, { channels: run.sessions, concurrency: run.streams, duration: run.duration, tls: run.tls }),
   },
-  // HOOK ws-echo: WebSocket echo messages (issue 13). guardpost does not carry
-  // WebSocket on main yet, so nothing speaks "ws" and the scenario is left out
-  // of every run (the harness says so). To fill it in: add "ws" to guardpost's
-  // `speaks` in contenders.js, a minimal Node WS-tunnel baseline in bench/baseline
-  // and an echo upstream in bench/servers (aclKind "ws", ctx.upstreamFor),
-  // a `ws`-client loop with the client certificate in lib/load.js, and a check
-  // (upgrade allowed 101 + echo, denied 403, no certificate refused) in lib/checks.js.
   {
+    // Opt-in: a default run stays as long as it was; `--only ws-echo` runs it.
     name: "ws-echo",
     optIn: true,
-    pending: "a hook only: no contender speaks WebSocket yet (bench/scenarios.js, HOOK ws-echo)",
-    title: "WebSocket echo messages over one upgraded mTLS connection per client (not written yet)",
+    title: "WebSocket echo, small text messages over mTLS tunnels upgraded through the proxy; tunnels (--sessions) × messages in flight (--streams)",
     metric: "throughput",
     unit: "msg/s",
     protocol: "ws",
+    baseline: WS_BASELINE,
     aclKind: "ws",
     eligible: () => true,
-    check: async () => "the ws-echo scenario is a hook only (bench/scenarios.js)",
-    measure: async () => {
-      throw new Error("the ws-echo scenario is a hook only (bench/scenarios.js)");
-    },
+    check: (target, pki) => wsExpectations(target, pki),
+    measure: (target, run) =>
+      wsRun(target, { tunnels: run.sessions, inFlight: run.streams, duration: run.duration, path: WS_PATHS.echo, message: WS_MESSAGE, tls: run.tls }),
   },
 ];

@@ -39,11 +39,14 @@ scenarios:   get post64k denied acl10k handshake resume13 resume12 latency laten
                           haproxy-h2, nginx-h2
              grpc-unary   gRPC unary Say calls from grpc-js channels with the client
                           certificate, to a grpc-js service on h2c; same contenders
-             ws-echo      (hook, opt-in) WebSocket echo: not written yet, see
-                          bench/scenarios.js
+             ws-echo      (opt-in) WebSocket echo: --sessions tunnels with the client
+                          certificate, --streams small messages in flight on each, to
+                          a \`ws\` echo service; contenders guardpost*, minimal-node-ws
+                          (its baseline), haproxy, nginx
 contenders:  guardpost guardpost-noaccess guardpost-workers minimal-node http-proxy haproxy nginx bare-node direct
              minimal-node-h2 haproxy-h2 nginx-h2   (HTTP/2 and gRPC scenarios only; a family
              name selects them too: minimal-node, haproxy, nginx)
+             minimal-node-ws   (ws-echo only; the family name minimal-node selects it too)
 `;
 
 const QUICK = { duration: 0.5, rounds: 1, warmup: 0.2 };
