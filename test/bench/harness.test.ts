@@ -142,6 +142,21 @@ describe("npm run bench --quick", () => {
     // ten scenarios and a gRPC service to start: about 25 s on an idle 2-core VM, twice that on a busy one
   }, 90_000);
 
+  it("runs the opt-in ws-echo scenario when named: minimal-node-ws checked, timed and paired with itself", async () => {
+    const wsOut = join(outDir, "ws");
+    const run = await runBench(["--quick", "--only", "ws-echo", "--contenders", "minimal-node", "--rounds", "2", "--duration", "0.3", "--warmup", "0.1", "--no-install", "--out", wsOut]);
+    expect(run.code, run.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(join(wsOut, "bench-results.json"), "utf8")) as Results;
+    expect(results.scenarios.map((s) => s.name)).toEqual(["ws-echo"]);
+    const [scenario] = results.scenarios;
+    expect(scenario.baseline).toBe("minimal-node-ws");
+    expect(scenario.entries.map((e) => e.name)).toEqual(["minimal-node-ws"]);
+    const [entry] = scenario.entries;
+    expect(entry.skipped, entry.skipped).toBeUndefined();
+    expect(entry.summary?.requests).toBeGreaterThan(0);
+    expect(entry.summary?.unexpected).toBe(0);
+  }, 60_000);
+
   it("refuses an unknown scenario name instead of running nothing", async () => {
     const run = await runBench(["--quick", "--only", "nope"]);
     expect(run.code).toBe(2);
@@ -161,13 +176,14 @@ interface Target {
 interface ChecksModule {
   h2Expectations(target: Target, pki: Pki): Promise<string | null>;
   grpcExpectations(target: Target, pki: Pki): Promise<string | null>;
+  wsExpectations(target: Target, pki: Pki): Promise<string | null>;
 }
 
 /**
- * The HTTP/2 and gRPC checks must fail a proxy that forwards what the ACL
- * denies; the quick run above shows they pass the baseline that does not.
+ * The HTTP/2, gRPC and WebSocket checks must fail a proxy that forwards what
+ * the ACL denies; the quick runs show they pass the baselines that do not.
  */
-describe("the h2get and grpc-unary checks", () => {
+describe("the h2get, grpc-unary and ws-echo checks", () => {
   const load = async () => {
     const { makePki } = (await import(pathToFileURL(join(repoRoot, "bench/lib/pki.js")).href)) as { makePki(dir: string): Promise<Pki> };
     const checks = (await import(pathToFileURL(join(repoRoot, "bench/lib/checks.js")).href)) as ChecksModule;
@@ -225,6 +241,25 @@ describe("the h2get and grpc-unary checks", () => {
       expect(failure).toBe("/guardpost.test.v1.Echo/Chat as OU=web: the call reached the service");
     } finally {
       server.forceShutdown();
+    }
+  });
+
+  it("fail a WebSocket server that upgrades every path for every certificate, as the service", async () => {
+    const { createServer } = await import("node:https");
+    const { WebSocketServer } = await import("ws");
+    const { pki, checks } = await load();
+    const server = createServer({ cert: readFileSync(pki.paths.cert), key: readFileSync(pki.paths.key), ca: readFileSync(pki.paths.ca), requestCert: true, rejectUnauthorized: false });
+    const wss = new WebSocketServer({ noServer: true });
+    wss.on("headers", (headers) => headers.push("x-upstream: 1"));
+    server.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.on("message", (data) => ws.send(String(data)))));
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const failure = await checks.wsExpectations({ protocol: "https", host: "127.0.0.1", port }, pki);
+      expect(failure).toBe('WS /ws/admin as OU=web: expected 403 from the proxy, got 101 ""');
+    } finally {
+      for (const client of wss.clients) client.terminate();
+      server.close();
     }
   });
 });
