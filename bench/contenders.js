@@ -6,6 +6,12 @@
  * start(ctx, aclKind) resolves to { proc, host, port, protocol } once the
  * process listens, or throws with the reason (the harness then skips the
  * contender and prints the reason).
+ *
+ * `speaks` lists what a contender serves: "http1", "h2" (HTTP/2 over TLS by
+ * ALPN), "grpc" (gRPC calls to the h2c gRPC service), "ws" (WebSocket
+ * tunnels to the echo service); a scenario runs only the contenders that
+ * speak its protocol. The "grpc" and "ws" ACL kinds mean their ACL in front
+ * of their service (ctx.upstreamFor picks the upstream).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +20,9 @@ import { freePort, startProcess, waitForPort } from "./lib/processes.js";
 const HOST = "127.0.0.1";
 
 /** @typedef {import("./lib/processes.js").Proc} Proc */
-/** @typedef {"small" | "big"} AclKind */
+/** @typedef {"small" | "big" | "grpc" | "ws"} AclKind "grpc": the gRPC ACL, in front of the gRPC service; "ws": the WebSocket ACL, in front of the echo service */
+/** @typedef {"http1" | "h2" | "grpc" | "ws"} Protocol what a contender serves; a scenario runs the contenders that speak its protocol */
+/** @typedef {{ proc: Proc, host: string, port: number, url: string }} Upstream */
 /** @typedef {{ yaml: string, haproxy: string, nginxMap: string }} AclFiles one ACL rendered for each contender */
 
 /**
@@ -25,8 +33,9 @@ const HOST = "127.0.0.1";
  * @property {string} tmpDir
  * @property {string} logDir
  * @property {import("./lib/pki.js").Pki} pki
- * @property {{ small: AclFiles, big?: AclFiles }} acl big only when a chosen scenario uses it
- * @property {{ proc: Proc, host: string, port: number, url: string }} upstream
+ * @property {{ small: AclFiles, big?: AclFiles, grpc?: AclFiles, ws?: AclFiles }} acl big, grpc and ws only when a chosen scenario uses them
+ * @property {Upstream} upstream the HTTP/1.1 upstream
+ * @property {(aclKind: AclKind) => Upstream} upstreamFor the gRPC service for the "grpc" ACL, the echo service for "ws", else the HTTP/1.1 upstream
  * @property {string} guardpostCli
  * @property {string} node the Node binary for the Node contenders
  * @property {(name: string) => string[]} nodeFlags
@@ -43,6 +52,7 @@ const HOST = "127.0.0.1";
  * @property {string} description
  * @property {boolean} tls
  * @property {boolean} acl
+ * @property {Protocol[]} [speaks] "http1" when absent
  * @property {boolean} [optIn] runs only when named in --contenders
  * @property {string} [native] the command of a Debian-packaged contender
  * @property {(ctx: Ctx, aclKind: AclKind) => Promise<Started>} start
@@ -99,6 +109,7 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
     description,
     tls: true,
     acl: true,
+    speaks: ["http1", "h2", "grpc", "ws"],
     optIn: workers > 1,
     async start(ctx, aclKind) {
       const main = cli ?? ctx.guardpostCli;
@@ -106,7 +117,7 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
       const port = await freePort();
       const adminPort = await freePort();
       const config = join(ctx.tmpDir, `${name}-${aclKind}.yaml`);
-      writeFileSync(config, guardpostConfig({ port, adminPort, pki: ctx.pki.paths, upstreamUrl: ctx.upstream.url, aclFile: aclFiles(ctx, aclKind).yaml, accessLog, workers }));
+      writeFileSync(config, guardpostConfig({ port, adminPort, pki: ctx.pki.paths, upstreamUrl: ctx.upstreamFor(aclKind).url, aclFile: aclFiles(ctx, aclKind).yaml, accessLog, workers }));
       const proc = startProcess({
         name: `${name}-${aclKind}`,
         command: ctx.node,
@@ -128,19 +139,21 @@ export function guardpost(name, { accessLog, workers = 1, description, cli }) {
  * @param {string} name
  * @param {string} script
  * @param {string} description
+ * @param {{ acl?: boolean, family?: string, speaks?: Protocol[] }} [options]
  * @returns {Contender}
  */
-function nodeScript(name, script, description, { acl = true } = {}) {
+function nodeScript(name, script, description, { acl = true, family = name, speaks = ["http1"] } = {}) {
   return {
     name,
-    family: name,
+    family,
     description,
     tls: true,
     acl,
+    speaks,
     async start(ctx, aclKind) {
       const port = await freePort();
       const { cert, key, ca } = ctx.pki.paths;
-      const options = { host: HOST, port, cert, key, ca, upstream: ctx.upstream.url, acl: aclFiles(ctx, aclKind).yaml };
+      const options = { host: HOST, port, cert, key, ca, upstream: ctx.upstreamFor(aclKind).url, acl: aclFiles(ctx, aclKind).yaml };
       const proc = startProcess({
         name: `${name}-${aclKind}`,
         command: ctx.node,
@@ -170,19 +183,22 @@ function render(template, values) {
 }
 
 /**
+ * A Debian-packaged proxy; `command` is the program (and package) name, shared by a family's variants.
  * @param {string} name
  * @param {string} description
  * @param {(ctx: Ctx, aclKind: AclKind, dir: string, values: Values) => { command: string, args: string[] }} prepare writes the config, says how to start
+ * @param {{ command?: string, speaks?: Protocol[] }} [options]
  * @returns {Contender}
  */
-function native(name, description, prepare) {
+function native(name, description, prepare, { command = name, speaks = ["http1"] } = {}) {
   return {
     name,
-    family: name,
+    family: command,
     description,
     tls: true,
     acl: true,
-    native: name,
+    speaks,
+    native: command,
     async start(ctx, aclKind) {
       const port = await freePort();
       const dir = join(ctx.tmpDir, `${name}-${aclKind}`);
@@ -195,8 +211,8 @@ function native(name, description, prepare) {
         KEY: ctx.pki.paths.key,
         CERT_AND_KEY: ctx.pki.paths.certAndKey,
         CA: ctx.pki.paths.ca,
-        UPSTREAM_HOST: ctx.upstream.host,
-        UPSTREAM_PORT: ctx.upstream.port,
+        UPSTREAM_HOST: ctx.upstreamFor(aclKind).host,
+        UPSTREAM_PORT: ctx.upstreamFor(aclKind).port,
       };
       const { command, args } = prepare(ctx, aclKind, dir, values);
       const proc = startProcess({ name: `${name}-${aclKind}`, command, args, cwd: dir, logDir: ctx.logDir, cpu: ctx.proxyCpu });
@@ -206,20 +222,74 @@ function native(name, description, prepare) {
   };
 }
 
-const haproxy = native("haproxy", "haproxy (Debian package), one thread, ACL as an exact-match list", (ctx, aclKind, dir, values) => {
-  const config = join(dir, "haproxy.cfg");
-  const template = readFileSync(join(ctx.benchDir, "templates", "haproxy.cfg"), "utf8");
-  writeFileSync(config, render(template, { ...values, ACL_LIST: aclFiles(ctx, aclKind).haproxy }));
-  return { command: "haproxy", args: ["-db", "-f", config] };
-});
+// HTTP mode carries a WebSocket upgrade as it is (then a tunnel under `timeout client/server`).
+const haproxy = native(
+  "haproxy",
+  "haproxy (Debian package), one thread, ACL as an exact-match list",
+  (ctx, aclKind, dir, values) => {
+    const config = join(dir, "haproxy.cfg");
+    const template = readFileSync(join(ctx.benchDir, "templates", "haproxy.cfg"), "utf8");
+    writeFileSync(config, render(template, { ...values, ACL_LIST: aclFiles(ctx, aclKind).haproxy }));
+    return { command: "haproxy", args: ["-db", "-f", config] };
+  },
+  { speaks: ["http1", "ws"] },
+);
 
-const nginx = native("nginx", "nginx (Debian package), one worker, ACL as a map", (ctx, aclKind, dir, values) => {
-  const config = join(dir, "nginx.conf");
-  const template = readFileSync(join(ctx.benchDir, "templates", "nginx.conf"), "utf8");
-  writeFileSync(config, render(template, { ...values, ACL_MAP: aclFiles(ctx, aclKind).nginxMap }));
-  // -e: errors to stderr from the start, before the config names a log
-  return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
-});
+/** What nginx sends the service as Connection: keep-alive for requests, the upgrade for ws-echo's handshakes. */
+const NGINX_CONNECTION = {
+  http: ['proxy_set_header Connection "";'],
+  ws: ["proxy_set_header Upgrade $http_upgrade;", 'proxy_set_header Connection "upgrade";'],
+};
+
+const nginx = native(
+  "nginx",
+  "nginx (Debian package), one worker, ACL as a map",
+  (ctx, aclKind, dir, values) => {
+    const config = join(dir, "nginx.conf");
+    const template = readFileSync(join(ctx.benchDir, "templates", "nginx.conf"), "utf8");
+    const connection = NGINX_CONNECTION[aclKind === "ws" ? "ws" : "http"].map((line) => `            ${line}`).join("\n");
+    writeFileSync(config, render(template, { ...values, ACL_MAP: aclFiles(ctx, aclKind).nginxMap, CONNECTION: connection }));
+    // -e: errors to stderr from the start, before the config names a log
+    return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
+  },
+  { speaks: ["http1", "ws"] },
+);
+
+const haproxyH2 = native(
+  "haproxy-h2",
+  "haproxy (Debian package), one thread, `alpn h2,http/1.1`, ACL as an exact-match list; `proto h2` to the gRPC service",
+  (ctx, aclKind, dir, values) => {
+    const config = join(dir, "haproxy.cfg");
+    const template = readFileSync(join(ctx.benchDir, "templates", "haproxy-h2.cfg"), "utf8");
+    writeFileSync(config, render(template, { ...values, ACL_LIST: aclFiles(ctx, aclKind).haproxy, SERVER_OPTIONS: aclKind === "grpc" ? "proto h2" : "" }));
+    return { command: "haproxy", args: ["-db", "-f", config] };
+  },
+  { command: "haproxy", speaks: ["h2", "grpc"] },
+);
+
+const NGINX_FORWARD = {
+  http: [
+    "proxy_pass http://service;",
+    "proxy_http_version 1.1;",
+    'proxy_set_header Connection "";',
+    "proxy_set_header Host $host;",
+    "proxy_set_header X-Forwarded-Proto https;",
+  ],
+  grpc: ["grpc_pass grpc://service;"],
+};
+
+const nginxH2 = native(
+  "nginx-h2",
+  "nginx (Debian package), one worker, `listen ... ssl http2`, ACL as a map; `grpc_pass` to the gRPC service",
+  (ctx, aclKind, dir, values) => {
+    const config = join(dir, "nginx.conf");
+    const template = readFileSync(join(ctx.benchDir, "templates", "nginx-h2.conf"), "utf8");
+    const forward = NGINX_FORWARD[aclKind === "grpc" ? "grpc" : "http"].map((line) => `            ${line}`).join("\n");
+    writeFileSync(config, render(template, { ...values, ACL_MAP: aclFiles(ctx, aclKind).nginxMap, FORWARD: forward }));
+    return { command: "nginx", args: ["-p", dir, "-c", config, "-e", "stderr"] };
+  },
+  { command: "nginx", speaks: ["h2", "grpc"] },
+);
 
 /**
  * The upstream itself over plain HTTP: what the service does without any proxy.
@@ -251,9 +321,31 @@ export const CONTENDERS = [
   nginx,
   nodeScript("bare-node", "servers/bare-tls.js", "Node https mTLS server answering by itself (no upstream, no ACL)", { acl: false }),
   direct,
+  // HTTP/2 and gRPC only (scenarios h2get, grpc-unary)
+  nodeScript("minimal-node-h2", "baseline/minimal-h2-proxy.js", "the HTTP/2 yardstick: ~90 lines of Node, http2.createSecureServer, Map ACL, undici Pool or one h2c session (bench/baseline)", {
+    family: "minimal-node",
+    speaks: ["h2", "grpc"],
+  }),
+  haproxyH2,
+  nginxH2,
+  // WebSocket only (scenario ws-echo; guardpost, haproxy and nginx take part as they are)
+  nodeScript("minimal-node-ws", "baseline/minimal-ws-proxy.js", "the WebSocket yardstick: ~60 lines of Node, https upgrade event, Map ACL, request head forwarded and sockets piped (bench/baseline)", {
+    family: "minimal-node",
+    speaks: ["ws"],
+  }),
 ];
 
+/** The yardstick of the HTTP/1.1 scenarios; a scenario may name its own (`scenario.baseline`). */
 export const BASELINE = "minimal-node";
+export const H2_BASELINE = "minimal-node-h2";
+export const WS_BASELINE = "minimal-node-ws";
+
+/**
+ * True when the contender serves `protocol` ("http1" unless it says otherwise).
+ * @param {Pick<Contender, "speaks">} contender
+ * @param {Protocol} protocol
+ */
+export const speaks = (contender, protocol) => (contender.speaks ?? ["http1"]).includes(protocol);
 
 /**
  * The README's admin endpoints: /readyz answers 200 once certificates, ACL and listeners are in service.

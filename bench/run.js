@@ -24,8 +24,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { BASELINE, CONTENDERS, guardpost } from "./contenders.js";
-import { toHaproxyList, toNginxMap, toYaml, bigRules, smallRules } from "./lib/acl.js";
+import { BASELINE, CONTENDERS, guardpost, speaks } from "./contenders.js";
+import { toHaproxyList, toNginxMap, toYaml, bigRules, grpcRules, smallRules, wsRules } from "./lib/acl.js";
 import { admissionCheck } from "./lib/checks.js";
 import { autocannonRun } from "./lib/load.js";
 import { parseOptions, USAGE } from "./lib/options.js";
@@ -56,6 +56,14 @@ const PACED_CONNECTIONS = 32;
 
 /** @param {string} message */
 const log = (message) => process.stderr.write(`${message}\n`);
+/**
+ * A contender takes part in a scenario when it speaks the scenario's protocol and the scenario wants it.
+ * @param {Scenario} scenario
+ * @param {Contender} contender
+ */
+const takesPart = (scenario, contender) => speaks(contender, scenario.protocol ?? "http1") && scenario.eligible(contender);
+/** @param {Scenario} scenario */
+const baselineOf = (scenario) => scenario.baseline ?? BASELINE;
 
 async function main() {
   /** @type {Options} */
@@ -80,7 +88,9 @@ async function main() {
     return 0;
   }
 
-  const contenders = chosen.filter((c) => scenarios.some((s) => s.eligible(c)));
+  const contenders = chosen.filter((c) => scenarios.some((s) => takesPart(s, c)));
+  for (const s of scenarios.filter((s) => !contenders.some((c) => takesPart(s, c)))) log(`[${s.name}] left out: none of the chosen contenders takes part in it`);
+  scenarios = scenarios.filter((s) => contenders.some((c) => takesPart(s, c)));
   if (!canReadCpu()) log("note: /proc/<pid>/stat is not readable here; CPU columns will be empty");
   let node;
   try {
@@ -93,12 +103,16 @@ async function main() {
   log(pinning.plan ? `pinned: proxy under test on CPU ${pinning.plan.proxy}, load generator and upstream on CPU ${pinning.plan.loader}` : `not pinned: ${pinning.why}`);
 
   const unavailable = new Map(); // contender name -> why it cannot run at all
-  const natives = contenders.flatMap((c) => c.native ?? []);
+  const natives = [...new Set(contenders.flatMap((c) => c.native ?? []))];
   if (natives.length > 0) {
     const missing = options.install
       ? ensureDebianPackages(natives, log)
       : new Map(natives.filter((n) => !hasCommand(n)).map((n) => [n, `${n} is not installed (--no-install)`]));
-    for (const [name, why] of missing) unavailable.set(name, why);
+    // keyed by contender: haproxy and haproxy-h2 share one command
+    for (const c of contenders) {
+      const why = c.native === undefined ? undefined : missing.get(c.native);
+      if (why) unavailable.set(c.name, why);
+    }
   }
 
   const tmpDir = mkdtempSync(join(tmpdir(), "guardpost-bench-"));
@@ -110,12 +124,18 @@ async function main() {
   const instances = new Map(); // "name/aclKind" -> Promise<{target, proc} | {failure}>
   /** @type {Ctx["upstream"] | undefined} */
   let upstream;
+  /** @type {Ctx["upstream"] | undefined} the gRPC service, when a scenario needs it */
+  let grpcUpstream;
+  /** @type {Ctx["upstream"] | undefined} the WebSocket echo service, when a scenario needs it */
+  let wsUpstream;
   try {
     log(`temp dir ${tmpDir}`);
     const pki = await makePki(tmpDir);
     /** @type {Ctx["acl"]} */
     const acl = { small: writeAcl(tmpDir, "small", smallRules()) };
     if (scenarios.some((s) => s.aclKind === "big")) acl.big = writeAcl(tmpDir, "big", bigRules());
+    if (scenarios.some((s) => s.aclKind === "grpc")) acl.grpc = writeAcl(tmpDir, "grpc", grpcRules());
+    if (scenarios.some((s) => s.aclKind === "ws")) acl.ws = writeAcl(tmpDir, "ws", wsRules());
 
     const upstreamPort = await freePort();
     const upstreamProc = startProcess({
@@ -128,6 +148,34 @@ async function main() {
     });
     await waitForPort(upstreamPort, { proc: upstreamProc });
     upstream = { proc: upstreamProc, host: "127.0.0.1", port: upstreamPort, url: `http://127.0.0.1:${upstreamPort}` };
+    // The gRPC service (h2c) behind the "grpc" ACL kind, only when a scenario needs it.
+    if (scenarios.some((s) => s.aclKind === "grpc")) {
+      const port = await freePort();
+      const proc = startProcess({
+        name: "grpc-upstream",
+        command: process.execPath,
+        args: [join(benchDir, "servers", "grpc-upstream.js"), JSON.stringify({ host: "127.0.0.1", port })],
+        cwd: repoRoot,
+        logDir,
+        cpu: pinning.plan?.loader,
+      });
+      grpcUpstream = { proc, host: "127.0.0.1", port, url: `h2c://127.0.0.1:${port}` };
+      await waitForPort(port, { proc });
+    }
+    // The WebSocket echo service behind the "ws" ACL kind, likewise.
+    if (scenarios.some((s) => s.aclKind === "ws")) {
+      const port = await freePort();
+      const proc = startProcess({
+        name: "ws-upstream",
+        command: process.execPath,
+        args: [join(benchDir, "servers", "ws-upstream.js"), JSON.stringify({ host: "127.0.0.1", port })],
+        cwd: repoRoot,
+        logDir,
+        cpu: pinning.plan?.loader,
+      });
+      wsUpstream = { proc, host: "127.0.0.1", port, url: `http://127.0.0.1:${port}` };
+      await waitForPort(port, { proc });
+    }
     /** @param {string} name */
     const nodeFlags = (name) => {
       if (!options.profile) return [];
@@ -135,7 +183,13 @@ async function main() {
       mkdirSync(dir, { recursive: true });
       return ["--cpu-prof", "--cpu-prof-dir", dir];
     };
-    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy, loaderCpu: pinning.plan?.loader };
+    /** @type {Ctx["upstreamFor"]} */
+    const upstreamFor = (aclKind) => {
+      const chosen = aclKind === "grpc" ? grpcUpstream : aclKind === "ws" ? wsUpstream : upstream;
+      if (!chosen) throw new Error(`no upstream was started for the ${aclKind} ACL`);
+      return chosen;
+    };
+    const ctx = { repoRoot, benchDir, tmpDir, logDir, pki, acl, upstream, upstreamFor, guardpostCli: guardpostCliPath(options), node, nodeFlags, proxyCpu: pinning.plan?.proxy, loaderCpu: pinning.plan?.loader };
 
     /**
      * Starts a contender once per ACL and runs the checks every contender must pass.
@@ -172,6 +226,8 @@ async function main() {
       rounds: options.rounds,
       warmup: options.warmup,
       connections: options.connections,
+      sessions: options.sessions,
+      streams: options.streams,
       handshakeConcurrency: HANDSHAKE_CONCURRENCY,
       pacedConnections: PACED_CONNECTIONS,
       quick: options.quick,
@@ -180,7 +236,7 @@ async function main() {
       contenderNode: { path: node, version: nodeVersion(node) },
     };
     /** @type {Omit<Load, "duration">} */
-    const loadBase = { connections: options.connections, tls: pki.client, handshakeConcurrency: HANDSHAKE_CONCURRENCY, pacedConnections: PACED_CONNECTIONS };
+    const loadBase = { connections: options.connections, sessions: options.sessions, streams: options.streams, tls: pki.client, handshakeConcurrency: HANDSHAKE_CONCURRENCY, pacedConnections: PACED_CONNECTIONS };
     /** @type {import("./lib/report.js").Results} */
     const results = {
       meta: {
@@ -198,9 +254,9 @@ async function main() {
     const started = performance.now();
 
     for (const scenario of scenarios) {
-      const entries = await checkedEntries(scenario, contenders.filter((c) => scenario.eligible(c)), instance, pki);
+      const entries = await checkedEntries(scenario, contenders.filter((c) => takesPart(scenario, c)), instance, pki);
       /** @type {import("./lib/report.js").ScenarioRecord} */
-      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit, resumes: scenario.resumes, entries };
+      const record = { name: scenario.name, title: scenario.title, metric: scenario.metric, unit: scenario.unit, resumes: scenario.resumes, baseline: baselineOf(scenario), entries };
       results.scenarios.push(record);
       const timed = entries.filter(isTimed);
       if (timed.length === 0) {
@@ -218,15 +274,15 @@ async function main() {
         record.rate = load.rate = Math.round(peak.rps / 2);
         record.rateSource = peak.source;
       }
-      await timeRounds(scenario, timed, load, options, upstream.proc);
-      addPairedRatios(record, BASELINE);
+      await timeRounds(scenario, timed, load, options, upstreamFor(scenario.aclKind).proc);
+      addPairedRatios(record, baselineOf(scenario));
       // what the default's access log costs, measured the same way
       addComparisons(record, [["guardpost", "guardpost-noaccess"], ...options.also.map(({ name }) => [name, "guardpost-noaccess"])]);
       if (scenario.aclKind === "big") await stopInstances(instances, (key) => key.endsWith("/big"));
     }
     results.meta.elapsedSeconds = Math.round((performance.now() - started) / 1000);
 
-    for (const scenario of results.scenarios) process.stdout.write(`\n${textTable(scenario, BASELINE)}\n`);
+    for (const scenario of results.scenarios) process.stdout.write(`\n${textTable(scenario, scenario.baseline ?? BASELINE)}\n`);
     const outDir = resolve(options.out ?? join(repoRoot, ".bench-tmp"));
     mkdirSync(outDir, { recursive: true });
     const markdown = markdownReport(results);
@@ -243,6 +299,8 @@ async function main() {
   } finally {
     await stopInstances(instances, () => true);
     await upstream?.proc.stop();
+    await grpcUpstream?.proc.stop();
+    await wsUpstream?.proc.stop();
     if (options.keepTmp) log(`kept ${tmpDir}`);
   }
 }
@@ -416,6 +474,7 @@ function versions(contenders) {
     autocannon: require("autocannon/package.json").version,
     undici: require("undici/package.json").version,
     "http-proxy": require("http-proxy/package.json").version,
+    "@grpc/grpc-js": require("@grpc/grpc-js/package.json").version,
   };
   for (const c of contenders) {
     if (!c.native) continue;

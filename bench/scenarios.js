@@ -3,10 +3,14 @@
  * load, how their answers are checked before timing, and how load is applied.
  * Throughput scenarios rank by requests per second (higher is better); the
  * latency scenarios rank by p99 at a fixed rate (lower is better).
+ * `protocol` (default "http1") picks the contenders that speak it (see
+ * `speaks` in contenders.js); `baseline` names the yardstick of its ratios
+ * when it is not minimal-node.
  */
-import { expectations, resumptionCheck } from "./lib/checks.js";
-import { autocannonRun, handshakeRun, pacedRun } from "./lib/load.js";
-import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
+import { H2_BASELINE, WS_BASELINE } from "./contenders.js";
+import { expectations, grpcExpectations, h2Expectations, resumptionCheck, wsExpectations } from "./lib/checks.js";
+import { autocannonRun, grpcUnaryRun, h2Run, handshakeRun, pacedRun, wsRun } from "./lib/load.js";
+import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES, WS_MESSAGE, WS_PATHS } from "./lib/wire.js";
 
 /** @typedef {import("./lib/load.js").Target} Target */
 /** @typedef {import("./lib/pki.js").Pki} Pki */
@@ -20,6 +24,8 @@ import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
  * @property {import("./lib/load.js").ClientTls} tls
  * @property {number} handshakeConcurrency
  * @property {number} pacedConnections
+ * @property {number} sessions HTTP/2 sessions (gRPC channels) per run
+ * @property {number} streams requests (calls) in flight on each session
  * @property {number} [rate] set by run.js for the scenarios with needsRate
  */
 
@@ -29,6 +35,8 @@ import { BIG_ACL_SIZE, bigAclPath, PATHS, POST_BYTES } from "./lib/wire.js";
  * @property {string} title
  * @property {"throughput" | "latency"} metric
  * @property {string} [unit] default req/s
+ * @property {import("./contenders.js").Protocol} [protocol] default "http1"
+ * @property {string} [baseline] the yardstick of its ratios, default minimal-node
  * @property {import("./contenders.js").AclKind} aclKind
  * @property {boolean} [resumes]
  * @property {boolean} [needsRate]
@@ -149,5 +157,43 @@ export const SCENARIOS = [
     check: (target, pki) => expectations.small(target, pki),
     measure: (target, run) =>
       autocannonRun(target, { ...run, overallRate: run.rate, requests: [{ method: "GET", path: PATHS.small }], expectStatus: 200 }),
+  },
+  {
+    name: "h2get",
+    title: "HTTP/2 keep-alive GET (ALPN h2), small response, allowed; sessions × streams in flight",
+    metric: "throughput",
+    protocol: "h2",
+    baseline: H2_BASELINE,
+    aclKind: "small",
+    eligible: () => true,
+    check: (target, pki) => h2Expectations(target, pki),
+    measure: (target, run) => h2Run(target, { sessions: run.sessions, streams: run.streams, duration: run.duration, path: PATHS.small, tls: run.tls }),
+  },
+  {
+    name: "grpc-unary",
+    title: "gRPC unary calls (grpc-js client with the client certificate) to a grpc-js service on h2c",
+    metric: "throughput",
+    unit: "calls/s",
+    protocol: "grpc",
+    baseline: H2_BASELINE,
+    aclKind: "grpc",
+    eligible: () => true,
+    check: (target, pki) => grpcExpectations(target, pki),
+    measure: (target, run) => grpcUnaryRun(target, { channels: run.sessions, concurrency: run.streams, duration: run.duration, tls: run.tls }),
+  },
+  {
+    // Opt-in: a default run stays as long as it was; `--only ws-echo` runs it.
+    name: "ws-echo",
+    optIn: true,
+    title: "WebSocket echo, small text messages over mTLS tunnels upgraded through the proxy; tunnels (--sessions) × messages in flight (--streams)",
+    metric: "throughput",
+    unit: "msg/s",
+    protocol: "ws",
+    baseline: WS_BASELINE,
+    aclKind: "ws",
+    eligible: () => true,
+    check: (target, pki) => wsExpectations(target, pki),
+    measure: (target, run) =>
+      wsRun(target, { tunnels: run.sessions, inFlight: run.streams, duration: run.duration, path: WS_PATHS.echo, message: WS_MESSAGE, tls: run.tls }),
   },
 ];

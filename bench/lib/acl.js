@@ -4,7 +4,7 @@
  * list for haproxy, a map for nginx. One source, so every contender enforces
  * the same thing.
  */
-import { BIG_ACL_SIZE, bigAclPath, CLIENT_OU, PATHS } from "./wire.js";
+import { BIG_ACL_SIZE, bigAclPath, CLIENT_OU, GRPC_PATHS, PATHS, WS_PATHS } from "./wire.js";
 
 /** @typedef {{ path: string, method: string, ous: string[] }} Rule */
 
@@ -22,6 +22,28 @@ export function bigRules() {
   const rules = smallRules();
   for (let i = 0; i < BIG_ACL_SIZE; i++) rules.push({ path: bigAclPath(i), method: "GET", ous: [CLIENT_OU] });
   return rules;
+}
+
+/**
+ * For the gRPC service: gRPC calls are POSTs to their method path (the README's "HTTP/2 and gRPC").
+ * @returns {Rule[]}
+ */
+export function grpcRules() {
+  return [
+    { path: GRPC_PATHS.say, method: "POST", ous: [CLIENT_OU] },
+    { path: GRPC_PATHS.denied, method: "POST", ous: ["ops"] },
+  ];
+}
+
+/**
+ * For the WebSocket echo service: a handshake is decided as a GET of its path (the README's "WebSocket").
+ * @returns {Rule[]}
+ */
+export function wsRules() {
+  return [
+    { path: WS_PATHS.echo, method: "GET", ous: [CLIENT_OU] },
+    { path: WS_PATHS.denied, method: "GET", ous: ["ops"] },
+  ];
 }
 
 /**

@@ -7,9 +7,15 @@
  *   tickets, or TLS 1.2 session ids).
  * - pacedRun: open-loop requests at a fixed rate, latency measured from when
  *   each request was due (so a stalled proxy cannot hide its queue).
+ * - h2Run / grpcUnaryRun: closed-loop HTTP/2 and gRPC unary calls, N
+ *   sessions (channels) with M calls in flight on each, from this process:
+ *   h2load has no client-certificate option (bench/RESULTS.md).
+ * - wsRun: closed-loop WebSocket echo messages, N tunnels with M messages in
+ *   flight on each, `ws` clients with the client certificate.
  */
 import { performance } from "node:perf_hooks";
 import { constants } from "node:crypto";
+import { connect as h2Connect } from "node:http2";
 import { createSecureContext, connect as tlsConnect } from "node:tls";
 import autocannon from "autocannon";
 import { Pool } from "undici";
@@ -234,4 +240,258 @@ function percentiles(values) {
   /** @param {number} q */
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] };
+}
+
+/**
+ * An HTTP/2 session over TLS with the client certificate; resolves once connected with ALPN h2.
+ * @param {Target} target
+ * @param {ClientTls} tls
+ * @returns {Promise<import("node:http2").ClientHttp2Session>}
+ */
+export function h2Session(target, tls) {
+  return new Promise((resolve, reject) => {
+    const session = h2Connect(`https://${target.host}:${target.port}`, { ...tls, ALPNProtocols: ["h2"] });
+    session.once("error", reject);
+    session.once("connect", () => {
+      session.removeListener("error", reject);
+      session.on("error", () => {});
+      if (session.alpnProtocol === "h2") resolve(session);
+      else {
+        session.destroy();
+        reject(new Error(`ALPN chose ${session.alpnProtocol}, not h2`));
+      }
+    });
+  });
+}
+
+/**
+ * `sessions` HTTP/2 sessions opened first, then `streams` loops on each:
+ * GET `path`, read the answer to its end, repeat until `duration` seconds
+ * have passed. A stream counts when its status is `expectStatus`.
+ * @param {Target} target
+ * @param {{ sessions: number, streams: number, duration: number, path: string, expectStatus?: number, tls: ClientTls }} load duration in seconds
+ * @returns {Promise<RunResult>}
+ */
+export async function h2Run(target, { sessions, streams, duration, path, expectStatus = 200, tls }) {
+  const opened = await Promise.all(Array.from({ length: sessions }, () => h2Session(target, tls)));
+  const headers = { ":method": "GET", ":path": path };
+  /** @type {number[]} */
+  const times = [];
+  let ok = 0;
+  let failed = 0;
+  const start = performance.now();
+  const deadline = start + duration * 1000;
+  let lastEnd = start;
+  /**
+   * @param {import("node:http2").ClientHttp2Session} session
+   * @returns {Promise<void>}
+   */
+  const once = (session) =>
+    new Promise((resolve) => {
+      const begun = performance.now();
+      let status = 0;
+      const req = session.request(headers, { endStream: true });
+      req.on("response", (h) => (status = h[":status"] ?? 0));
+      req.on("data", () => {});
+      req.on("error", () => {});
+      req.on("close", () => {
+        const end = performance.now();
+        lastEnd = Math.max(lastEnd, end);
+        if (status === expectStatus && req.rstCode === 0) {
+          ok++;
+          times.push(end - begun);
+        } else {
+          failed++;
+        }
+        resolve();
+      });
+    });
+  /** @param {import("node:http2").ClientHttp2Session} session */
+  const loop = async (session) => {
+    while (performance.now() < deadline && !session.destroyed) await once(session);
+  };
+  try {
+    await Promise.all(opened.flatMap((session) => Array.from({ length: streams }, () => loop(session))));
+  } finally {
+    for (const session of opened) session.close();
+  }
+  const seconds = (lastEnd - start) / 1000;
+  return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+}
+
+/**
+ * `channels` grpc-js clients, each its own TLS connection with the client
+ * certificate, connected first; then `concurrency` loops on each of unary
+ * Say calls until `duration` seconds have passed. A call counts when it
+ * returns OK with the text sent.
+ * @param {Target} target
+ * @param {{ channels: number, concurrency: number, duration: number, tls: ClientTls }} load duration in seconds
+ * @returns {Promise<RunResult>}
+ */
+export async function grpcUnaryRun(target, { channels, concurrency, duration, tls }) {
+  const { echoClient, waitReady } = await import("./grpc.js");
+  const clients = Array.from({ length: channels }, () => echoClient(target, tls));
+  /** @type {number[]} */
+  const times = [];
+  let ok = 0;
+  let failed = 0;
+  try {
+    await Promise.all(clients.map((client) => waitReady(client)));
+    const message = { text: "bench" };
+    const start = performance.now();
+    const deadline = start + duration * 1000;
+    let lastEnd = start;
+    /**
+     * @param {import("./grpc.js").EchoClient} client
+     * @returns {Promise<void>}
+     */
+    const once = (client) =>
+      new Promise((resolve) => {
+        const begun = performance.now();
+        client.Say(message, (error, response) => {
+          const end = performance.now();
+          lastEnd = Math.max(lastEnd, end);
+          if (!error && response?.text === message.text) {
+            ok++;
+            times.push(end - begun);
+          } else {
+            failed++;
+          }
+          resolve();
+        });
+      });
+    /** @param {import("./grpc.js").EchoClient} client */
+    const loop = async (client) => {
+      while (performance.now() < deadline) await once(client);
+    };
+    await Promise.all(clients.flatMap((client) => Array.from({ length: concurrency }, () => loop(client))));
+    const seconds = (lastEnd - start) / 1000;
+    return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
+
+/**
+ * How a WebSocket handshake ended: open (101, with the response headers), an
+ * answer other than 101 (status, headers, body), or no answer at all.
+ * @typedef {{ ws: import("ws").WebSocket, headers: import("node:http").IncomingHttpHeaders, status?: undefined, error?: undefined }
+ *   | { status: number, headers: import("node:http").IncomingHttpHeaders, body: string, ws?: undefined, error?: undefined }
+ *   | { error: NodeJS.ErrnoException, ws?: undefined, status?: undefined }} WsHandshake
+ */
+
+/**
+ * One WebSocket handshake over TLS with the client certificate (`ws`, no
+ * compression, as the scenario's frames are small).
+ * @param {Target} target
+ * @param {ClientTls} tls
+ * @param {string} path
+ * @returns {Promise<WsHandshake>}
+ */
+export async function wsConnect(target, tls, path) {
+  const { WebSocket } = await import("ws");
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => ws.terminate(), 5000);
+    /** @type {import("node:http").IncomingHttpHeaders} */
+    let headers = {};
+    const ws = new WebSocket(`wss://${target.host}:${target.port}${path}`, { ...tls, perMessageDeflate: false, handshakeTimeout: 5000 });
+    ws.on("upgrade", (res) => (headers = res.headers));
+    ws.once("open", () => {
+      clearTimeout(timer);
+      ws.removeAllListeners("error");
+      ws.on("error", () => {});
+      resolve({ ws, headers });
+    });
+    // without this listener `ws` turns a non-101 answer into an error and drops its status
+    ws.on("unexpected-response", (_req, res) => {
+      /** @type {Buffer[]} */
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("error", () => {});
+      res.on("end", () => {
+        clearTimeout(timer);
+        // an answer to a client request always has a status code
+        resolve({ status: /** @type {number} */ (res.statusCode), headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
+        ws.terminate();
+      });
+    });
+    ws.on("error", (error) => {
+      clearTimeout(timer);
+      resolve({ error });
+    });
+  });
+}
+
+/**
+ * `tunnels` WebSocket connections opened first (each a handshake through the
+ * proxy with the client certificate), then on each `inFlight` copies of
+ * `message` kept in the air: every echo that comes back as sent is counted
+ * and answered with the next copy, until `duration` seconds have passed.
+ * The tunnels' opening is not timed; their closing after the run is not either.
+ * @param {Target} target
+ * @param {{ tunnels: number, inFlight: number, duration: number, path: string, message: string, tls: ClientTls }} load duration in seconds
+ * @returns {Promise<RunResult>}
+ */
+export async function wsRun(target, { tunnels, inFlight, duration, path, message, tls }) {
+  const opened = await Promise.all(Array.from({ length: tunnels }, () => wsConnect(target, tls, path)));
+  /** @type {import("ws").WebSocket[]} */
+  const sockets = [];
+  for (const h of opened) if (h.ws) sockets.push(h.ws);
+  try {
+    const refused = opened.find((h) => !h.ws);
+    if (refused) throw new Error(`a tunnel did not open: ${refused.error?.message ?? refused.status}`);
+    /** @type {number[]} */
+    const times = [];
+    let ok = 0;
+    let failed = 0;
+    const start = performance.now();
+    const deadline = start + duration * 1000;
+    let lastEnd = start;
+    /**
+     * @param {import("ws").WebSocket} ws
+     * @returns {Promise<void>}
+     */
+    const loop = (ws) =>
+      new Promise((resolve) => {
+        // echoes come back in the order sent: the send times form a queue
+        /** @type {number[]} */
+        const sent = [];
+        const send = () => {
+          sent.push(performance.now());
+          ws.send(message);
+        };
+        // a tunnel that stops answering without closing must not hang the run
+        const stuck = setTimeout(() => ws.terminate(), duration * 1000 + 10_000);
+        const done = () => {
+          clearTimeout(stuck);
+          ws.removeAllListeners("message");
+          ws.removeAllListeners("close");
+          resolve();
+        };
+        ws.on("message", (data, isBinary) => {
+          const end = performance.now();
+          lastEnd = Math.max(lastEnd, end);
+          // one message answers one send
+          const begun = /** @type {number} */ (sent.shift());
+          if (!isBinary && String(data) === message) {
+            ok++;
+            times.push(end - begun);
+          } else {
+            failed++;
+          }
+          if (end < deadline) send();
+          else if (sent.length === 0) done();
+        });
+        ws.once("close", () => {
+          failed += sent.length;
+          done();
+        });
+        for (let i = 0; i < inFlight; i++) send();
+      });
+    await Promise.all(sockets.map(loop));
+    const seconds = (lastEnd - start) / 1000;
+    return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+  }
 }

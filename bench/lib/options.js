@@ -12,6 +12,10 @@ export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.
   --rounds N             rounds per scenario, contenders interleaved (default 8)   BENCH_ROUNDS
   --warmup S             untimed seconds per contender before round 1 (default 2)  BENCH_WARMUP
   --connections N        autocannon connections (default 64)                       BENCH_CONNECTIONS
+  --sessions N           h2get / grpc-unary: HTTP/2 sessions (gRPC channels),
+                         each its own TLS connection (default 8)                   BENCH_SESSIONS
+  --streams M            h2get / grpc-unary: streams (calls) in flight on each
+                         session, closed loop (default 16)                         BENCH_STREAMS
   --out DIR              where the JSON and Markdown reports go (default .bench-tmp) BENCH_OUT
   --guardpost FILE       the guardpost CLI to run (default: dist/cli/main.js here) BENCH_GUARDPOST
   --also NAME=FILE,...    more guardpost contenders (default config) running other
@@ -29,7 +33,20 @@ export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.
   -h, --help
 
 scenarios:   get post64k denied acl10k handshake resume13 resume12 latency latency-autocannon
+             h2get        HTTP/2 keep-alive GET (ALPN h2), sessions x streams from a
+                          node:http2 loop (h2load has no client-certificate option);
+                          contenders guardpost*, minimal-node-h2 (its baseline),
+                          haproxy-h2, nginx-h2
+             grpc-unary   gRPC unary Say calls from grpc-js channels with the client
+                          certificate, to a grpc-js service on h2c; same contenders
+             ws-echo      (opt-in) WebSocket echo: --sessions tunnels with the client
+                          certificate, --streams small messages in flight on each, to
+                          a \`ws\` echo service; contenders guardpost*, minimal-node-ws
+                          (its baseline), haproxy, nginx
 contenders:  guardpost guardpost-noaccess guardpost-workers minimal-node http-proxy haproxy nginx bare-node direct
+             minimal-node-h2 haproxy-h2 nginx-h2   (HTTP/2 and gRPC scenarios only; a family
+             name selects them too: minimal-node, haproxy, nginx)
+             minimal-node-ws   (ws-echo only; the family name minimal-node selects it too)
 `;
 
 const QUICK = { duration: 0.5, rounds: 1, warmup: 0.2 };
@@ -51,7 +68,7 @@ export function parseOptions(argv, env) {
     const [name, inline] = arg.replace(/^--?/, "").split(/=(.*)/s);
     if (["quick", "record", "no-install", "no-pin", "keep-tmp", "help", "h"].includes(name)) {
       flags.set(name, "1");
-    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "out", "guardpost", "node", "profile", "also"].includes(name)) {
+    } else if (["only", "contenders", "duration", "rounds", "warmup", "connections", "sessions", "streams", "out", "guardpost", "node", "profile", "also"].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n\n${USAGE}`);
       flags.set(name, value);
@@ -83,6 +100,8 @@ export function parseOptions(argv, env) {
     rounds: Math.round(number("rounds", pick("rounds", "BENCH_ROUNDS"), defaults.rounds)),
     warmup: number("warmup", pick("warmup", "BENCH_WARMUP"), defaults.warmup),
     connections: Math.round(number("connections", pick("connections", "BENCH_CONNECTIONS"), 64)),
+    sessions: Math.round(number("sessions", pick("sessions", "BENCH_SESSIONS"), 8)),
+    streams: Math.round(number("streams", pick("streams", "BENCH_STREAMS"), 16)),
     out: pick("out", "BENCH_OUT") ?? null,
     guardpost: pick("guardpost", "BENCH_GUARDPOST") ?? null,
     node: pick("node", "BENCH_NODE") ?? null,

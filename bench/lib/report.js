@@ -26,6 +26,7 @@
  * @property {"throughput" | "latency"} metric
  * @property {string} [unit]
  * @property {boolean} [resumes]
+ * @property {string} [baseline] the yardstick of this scenario's ratios when it is not meta.baseline
  * @property {Entry[]} entries
  * @property {number} [rate] offered rate of a latency scenario
  * @property {string} [rateSource]
@@ -39,6 +40,8 @@
  * @property {number} connections
  * @property {number} handshakeConcurrency
  * @property {number} pacedConnections
+ * @property {number} sessions
+ * @property {number} streams
  * @property {boolean} quick
  * @property {{ loader: number, proxy: number } | null} pinned
  * @property {string | null} notPinnedBecause
@@ -325,8 +328,11 @@ export function markdownReport(results) {
     s.pinned
       ? `- Pinned with taskset: the proxy under test alone on CPU ${s.pinned.proxy}; load generator and upstream on CPU ${s.pinned.loader}. Other work on the machine was not stopped.`
       : `- Not pinned (${s.notPinnedBecause}): load generator, upstream and proxy share the CPUs.`,
+    ...(results.scenarios.some((sc) => sc.baseline && sc.baseline !== meta.baseline)
+      ? [`- HTTP/2 and gRPC: ${s.sessions} sessions (gRPC channels) per run, ${s.streams} streams (calls) in flight on each; their ratios are against the baseline their tables name`]
+      : []),
     `- CPU is user + system time of the proxy's process tree from /proc. "× ${meta.baseline}" is the median over rounds of (contender / ${meta.baseline} in the same round); IQR and range are over the same per-round ratios.`,
     "",
-    ...results.scenarios.flatMap((scenario) => [markdownTable(scenario, meta.baseline), ""]),
+    ...results.scenarios.flatMap((scenario) => [markdownTable(scenario, scenario.baseline ?? meta.baseline), ""]),
   ].join("\n");
 }
