@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { AnswerErrorInfo } from "../errors.js";
 import { clientResponseHeaderObject, clientResponseHeaders, type UpstreamHeaders } from "../http/forwarded-headers.js";
+import { grpcMessage } from "../http/grpc-message.js";
 import type { Trailers } from "./request.js";
 import { lingerAfterResponse, lingeringClose } from "./linger.js";
 import { Tunnel, type TunnelOptions } from "./tunnel.js";
@@ -255,19 +256,6 @@ function grpcStatusHeaders(info: AnswerErrorInfo, subject: AnswerSubject | null,
   base["grpc-status"] = String(info.grpcStatus);
   base["grpc-message"] = grpcMessage(message);
   return base;
-}
-
-/**
- * grpc-message as the gRPC HTTP/2 protocol spells it: UTF-8, with `%` and every
- * byte outside 0x20-0x7E percent-encoded (clients decode with decodeURI, so
- * encodeURIComponent's extra escapes would show).
- */
-export function grpcMessage(text: string): string {
-  let out = "";
-  for (const byte of Buffer.from(text, "utf8")) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
 }
 
 const STATUS_TEXT: ReadonlyMap<number, string> = new Map([

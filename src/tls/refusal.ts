@@ -30,7 +30,7 @@ import type { X509Certificate } from "node:crypto";
 import { createServer as createHttp2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { answerInfo } from "../errors.js";
-import { grpcMessage } from "../proxy/response.js";
+import { grpcMessage } from "../http/grpc-message.js";
 import { verifyReason } from "./handshake-failure.js";
 
 /** How long a refused connection is kept for the client to read its answer and close; then it is destroyed. */
