@@ -198,7 +198,8 @@ describe("hostile HTTP/2 frames: the attacker loses its connection, guardpost ke
     }, /\/rapid-reset\//);
     expectEnded(outcome);
     const goAway = outcome.conn.goAway();
-    expect(goAway?.code).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+    // guardpost's own guard says ENHANCE_YOUR_CALM; a newer nghttp2 (Node 24) may stop the flood first, with INTERNAL_ERROR.
+    expect([ErrorCode.ENHANCE_YOUR_CALM, ErrorCode.INTERNAL_ERROR]).toContain(goAway?.code);
     // Ended after a few hundred streams at most, whatever was still in flight.
     expect(goAway!.lastStreamId).toBeLessThan(2 * 2000);
     expect(pairs).toBeGreaterThan(100);
