@@ -27,7 +27,7 @@ export const USAGE = `usage: npm run bench -- [options]     (or: node bench/run.
   --profile DIR          run the Node contenders with --cpu-prof, profiles in DIR/<name>
   --no-pin               do not pin with taskset (default: the proxy under test
                          on the last CPU, load generator + upstream on CPU 0)  BENCH_NO_PIN=1
-  --record               also rewrite the generated part of bench/RESULTS.md and bench/RESULTS.json
+  --record               also rewrite the generated part of bench/RESULTS.md and bench/RESULTS-node<major>.json
   --no-install           do not apt-get install haproxy/nginx when they are missing  BENCH_NO_INSTALL=1
   --keep-tmp             keep the temp dir (configs, certificates, process logs)
   -h, --help

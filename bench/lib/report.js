@@ -319,7 +319,7 @@ export function markdownReport(results) {
     `Command: \`${meta.command}\``,
     "",
     `- Date: ${meta.date}`,
-    `- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}, Linux ${m.kernel}`,
+    `- Machine: ${m.nproc} CPUs (\`nproc --all\`), ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}, Linux ${m.kernel}`,
     `- Node ${m.node}; ${versions}`,
     `- Bench commit ${meta.commit}${meta.guardpost ? `; guardpost under test: \`${meta.guardpost.cli}\`, ${meta.guardpost.version}` : ""}`,
     `- Node contenders ran on Node ${s.contenderNode?.version ?? m.node}; the load generator and upstream on ${m.node}`,

@@ -42,7 +42,8 @@ export function describeMachine() {
   const osName = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(safeRead("/etc/os-release"))?.[1] ?? "unknown";
   return {
     node: process.version,
-    nproc: Number(run("nproc", [])) || availableParallelism(),
+    // --all: the machine's CPUs, not the ones this (pinned) process may use
+    nproc: Number(run("nproc", ["--all"])) || availableParallelism(),
     cpuModel: model,
     os: osName,
     kernel: release(),
