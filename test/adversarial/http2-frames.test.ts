@@ -7,7 +7,6 @@
  * process up, and never starve a well-behaved client on another connection,
  * which keeps getting 200s while the attack runs.
  */
-import { readFileSync } from "node:fs";
 import { connect, type ClientHttp2Session } from "node:http2";
 import { beforeAll, describe, expect, test } from "vitest";
 import { onCleanup } from "../helpers/cleanup.js";
@@ -30,6 +29,7 @@ import {
 import { metricValue } from "../helpers/metrics.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { serveProxy, type ServedProxy } from "../helpers/proxy.js";
+import { residentBytes } from "../helpers/spawn.js";
 import { startUpstream, type RecordingUpstream } from "../helpers/upstream.js";
 
 const ACL = 'version: 1\npaths:\n  /**:\n    "*": [OU=web]\n';
@@ -52,12 +52,6 @@ beforeAll(async () => {
   upstream = await startUpstream();
   proxy = await serveProxy({ ca, acl: ACL, upstream: upstream.url, limits: { maxConcurrentStreams: MAX_STREAMS, maxHeaderSize: "16KiB" } });
 });
-
-/** Resident set size of a process, in bytes, from /proc. */
-function rss(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(match![1]) * 1024;
-}
 
 interface GoodClient {
   /** Stops the loop; resolves with what the well-behaved client saw. */
@@ -280,7 +274,7 @@ describe("hostile HTTP/2 frames: the attacker loses its connection, guardpost ke
 
   test("after every attack, guardpost's memory stayed bounded and it answers as before", async () => {
     expect(proxy.proc.child.exitCode).toBeNull();
-    expect(rss(proxy.proc.child.pid!)).toBeLessThan(400 * 1024 * 1024);
+    expect(residentBytes(proxy.proc.child.pid!)).toBeLessThan(400 * 1024 * 1024);
     const good = await goodClient();
     const seen = await good.stop();
     expect(seen.failures).toEqual([]);

@@ -3,12 +3,12 @@
  * so guardpost's resident memory stays flat while the upstream counts
  * every byte. A proxy that buffers bodies grows by a gigabyte.
  */
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, test } from "vitest";
 import { RawConnection } from "../helpers/raw-connection.js";
 import { HOSTILE_ACL } from "../helpers/hostile.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { serveProxy, type ServedProxy } from "../helpers/proxy.js";
+import { residentBytes } from "../helpers/spawn.js";
 import { startUpstream, type RecordingUpstream } from "../helpers/upstream.js";
 import { parseResponses } from "../helpers/wire.js";
 
@@ -34,12 +34,6 @@ beforeAll(async () => {
   proxy = await serveProxy({ ca, acl: HOSTILE_ACL, upstream: upstream.url });
 });
 
-/** Resident set size of a process, in bytes, from /proc. */
-function rss(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(match![1]) * 1024;
-}
-
 async function upload(bytes: number, path: string): Promise<{ status: number; body: string }> {
   const conn = await RawConnection.open(proxy.port, ca, web);
   await conn.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`);
@@ -54,9 +48,9 @@ describe("adversarial limits: memory stays flat under a huge upload", () => {
     const pid = proxy.proc.child.pid!;
     // Warm up TLS, the upstream pool and the JIT, so the baseline is the steady state.
     expect(await upload(64 * 1024 * 1024, "/public/warm-up")).toEqual({ status: 200, body: JSON.stringify({ bytes: 64 * 1024 * 1024 }) });
-    const baseline = rss(pid);
+    const baseline = residentBytes(pid);
     let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rss(pid))), 50);
+    const sampler = setInterval(() => (peak = Math.max(peak, residentBytes(pid))), 50);
     const started = Date.now();
     try {
       expect(await upload(TOTAL, "/public/huge")).toEqual({ status: 200, body: JSON.stringify({ bytes: TOTAL }) });
@@ -64,7 +58,7 @@ describe("adversarial limits: memory stays flat under a huge upload", () => {
       clearInterval(sampler);
     }
     const seconds = (Date.now() - started) / 1000;
-    peak = Math.max(peak, rss(pid));
+    peak = Math.max(peak, residentBytes(pid));
     // Typically 5-12 s alone; the bound leaves room for a loaded CI box.
     expect(seconds).toBeLessThan(30);
     expect(peak - baseline, `RSS grew from ${baseline >> 20} MiB to ${peak >> 20} MiB`).toBeLessThan(MAX_GROWTH);

@@ -99,4 +99,20 @@ export function say(client: EchoClient, text: string, options: grpc.CallOptions 
   });
 }
 
+/** A bidirectional Chat of three turns, each message sent after the previous reply: the replies. */
+export function chatThree(client: EchoClient): Promise<string[]> {
+  const replies: string[] = [];
+  return new Promise((resolve, reject) => {
+    const chat = client.Chat();
+    chat.on("data", (m: EchoMessage) => {
+      replies.push(m.text);
+      if (replies.length < 3) chat.write({ text: `m${replies.length}` });
+      else chat.end();
+    });
+    chat.on("end", () => resolve(replies));
+    chat.on("error", reject);
+    chat.write({ text: "m0" });
+  });
+}
+
 export { grpc };

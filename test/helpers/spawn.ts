@@ -1,5 +1,6 @@
 /** Runs the built CLI (`node dist/cli/main.js`) as a real process, as users do. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { onCleanup } from "./cleanup.js";
 
@@ -55,4 +56,10 @@ export async function runCliProcess(args: readonly string[], options: { env?: No
   const proc = spawnCli(args, options);
   const code = await proc.exited;
   return { code, stdout: proc.stdout, stderr: proc.stderr };
+}
+
+/** Resident set size of a process, in bytes, from /proc. */
+export function residentBytes(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(match![1]) * 1024;
 }

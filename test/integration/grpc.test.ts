@@ -5,7 +5,7 @@
  */
 import { connect, constants } from "node:http2";
 import { beforeAll, describe, expect, test } from "vitest";
-import { grpc, grpcClient, insecureClient, say, startGrpcServer, type EchoMessage } from "../helpers/grpc.js";
+import { chatThree, grpc, grpcClient, insecureClient, say, startGrpcServer, type EchoMessage } from "../helpers/grpc.js";
 import { createCa, type CertificateAuthority, type IssuedCertificate } from "../helpers/pki.js";
 import { startProxy, type TestProxy } from "../helpers/proxy.js";
 import { metricValue } from "../helpers/metrics.js";
@@ -76,19 +76,7 @@ describe("gRPC through guardpost", () => {
     });
     expect(collected.text).toBe("a,b,c");
 
-    const chat = client.Chat();
-    const replies: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      chat.on("data", (m: EchoMessage) => {
-        replies.push(m.text);
-        if (replies.length < 3) chat.write({ text: `m${replies.length}` });
-        else chat.end();
-      });
-      chat.on("end", resolve);
-      chat.on("error", reject);
-      chat.write({ text: "m0" });
-    });
-    expect(replies).toEqual(["re: m0", "re: m1", "re: m2"]);
+    expect(await chatThree(client)).toEqual(["re: m0", "re: m1", "re: m2"]);
   });
 
   test("a gRPC call to a route whose upstream speaks HTTP/1.1 gets UNIMPLEMENTED; a denied one still gets PERMISSION_DENIED", async () => {
@@ -210,19 +198,7 @@ describe("gRPC: who may call, cancels, and the outbound side", () => {
     expect(response!.text).toMatch(/^echo: via outbound; xfcc: Hash=[0-9a-f]{64};Subject="[^"]*OU=sidecar/);
     expect(trailing?.get("x-trailer")).toEqual(["from-upstream"]);
     // Streaming works the same way.
-    const replies: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const chat = client.Chat();
-      chat.on("data", (m: EchoMessage) => {
-        replies.push(m.text);
-        if (replies.length < 3) chat.write({ text: `m${replies.length}` });
-        else chat.end();
-      });
-      chat.on("end", resolve);
-      chat.on("error", reject);
-      chat.write({ text: "m0" });
-    });
-    expect(replies).toEqual(["re: m0", "re: m1", "re: m2"]);
+    expect(await chatThree(client)).toEqual(["re: m0", "re: m1", "re: m2"]);
     expect(caller.logs.find({ msg: "request", protocol: "grpc", path: "/guardpost.test.v1.Echo/Say" }).length).toBe(1);
     expect(callee.logs.find({ msg: "request", protocol: "grpc", path: "/guardpost.test.v1.Echo/Say", decision: "allow" }).length).toBe(1);
   });
