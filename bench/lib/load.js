@@ -113,14 +113,8 @@ export async function handshakeRun(target, { concurrency, duration, tls, resume 
   // One context for all connections: building it parses the PEM key and CA,
   // which costs more than the handshake itself and would cap the rate here.
   const secureContext = createSecureContext({ ...tls, ...mode });
-  const start = performance.now();
-  const deadline = start + duration * 1000;
-  /** @type {number[]} */
-  const times = [];
-  let ok = 0;
-  let failed = 0;
+  const run = new ClosedLoop(duration);
   let resumed = 0;
-  let lastEnd = start;
 
   /**
    * @param {{ session: Buffer | null }} slot
@@ -142,14 +136,7 @@ export async function handshakeRun(target, { concurrency, duration, tls, resume 
       });
       socket.once("error", () => {});
       socket.once("close", () => {
-        const end = performance.now();
-        lastEnd = Math.max(lastEnd, end);
-        if (head.startsWith("HTTP/1.1 200")) {
-          ok++;
-          times.push(end - begun);
-        } else {
-          failed++;
-        }
+        run.complete(begun, head.startsWith("HTTP/1.1 200"));
         resolve();
       });
     });
@@ -157,19 +144,10 @@ export async function handshakeRun(target, { concurrency, duration, tls, resume 
   const loop = async () => {
     /** @type {{ session: Buffer | null }} */
     const slot = { session: null };
-    while (performance.now() < deadline) await once(slot);
+    while (run.running) await once(slot);
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
-  const seconds = (lastEnd - start) / 1000;
-  return {
-    requests: ok,
-    seconds,
-    rps: ok / seconds,
-    unexpected: failed,
-    errors: failed,
-    resumed,
-    latencyMs: percentiles(times),
-  };
+  return { ...run.result(), resumed };
 }
 
 /**
@@ -243,6 +221,53 @@ function percentiles(values) {
 }
 
 /**
+ * The bookkeeping of a closed-loop run: it starts when made and takes new
+ * work until `duration` seconds have passed; each completion counts as ok
+ * (with its latency) or failed, and the rate is over the time until the
+ * last one ended.
+ */
+class ClosedLoop {
+  /** @param {number} duration seconds */
+  constructor(duration) {
+    this.start = performance.now();
+    this.deadline = this.start + duration * 1000;
+    this.lastEnd = this.start;
+    /** @type {number[]} */
+    this.times = [];
+    this.ok = 0;
+    this.failed = 0;
+  }
+
+  /** Whether new work may begin. */
+  get running() {
+    return performance.now() < this.deadline;
+  }
+
+  /**
+   * One completion, begun at `begun` (performance.now()); returns when it ended.
+   * @param {number} begun
+   * @param {boolean} ok
+   */
+  complete(begun, ok) {
+    const end = performance.now();
+    this.lastEnd = Math.max(this.lastEnd, end);
+    if (ok) {
+      this.ok++;
+      this.times.push(end - begun);
+    } else {
+      this.failed++;
+    }
+    return end;
+  }
+
+  /** @returns {RunResult} */
+  result() {
+    const seconds = (this.lastEnd - this.start) / 1000;
+    return { requests: this.ok, seconds, rps: this.ok / seconds, unexpected: this.failed, errors: this.failed, latencyMs: percentiles(this.times) };
+  }
+}
+
+/**
  * An HTTP/2 session over TLS with the client certificate; resolves once connected with ALPN h2.
  * @param {Target} target
  * @param {ClientTls} tls
@@ -275,13 +300,7 @@ export function h2Session(target, tls) {
 export async function h2Run(target, { sessions, streams, duration, path, expectStatus = 200, tls }) {
   const opened = await Promise.all(Array.from({ length: sessions }, () => h2Session(target, tls)));
   const headers = { ":method": "GET", ":path": path };
-  /** @type {number[]} */
-  const times = [];
-  let ok = 0;
-  let failed = 0;
-  const start = performance.now();
-  const deadline = start + duration * 1000;
-  let lastEnd = start;
+  const run = new ClosedLoop(duration);
   /**
    * @param {import("node:http2").ClientHttp2Session} session
    * @returns {Promise<void>}
@@ -295,28 +314,20 @@ export async function h2Run(target, { sessions, streams, duration, path, expectS
       req.on("data", () => {});
       req.on("error", () => {});
       req.on("close", () => {
-        const end = performance.now();
-        lastEnd = Math.max(lastEnd, end);
-        if (status === expectStatus && req.rstCode === 0) {
-          ok++;
-          times.push(end - begun);
-        } else {
-          failed++;
-        }
+        run.complete(begun, status === expectStatus && req.rstCode === 0);
         resolve();
       });
     });
   /** @param {import("node:http2").ClientHttp2Session} session */
   const loop = async (session) => {
-    while (performance.now() < deadline && !session.destroyed) await once(session);
+    while (run.running && !session.destroyed) await once(session);
   };
   try {
     await Promise.all(opened.flatMap((session) => Array.from({ length: streams }, () => loop(session))));
   } finally {
     for (const session of opened) session.close();
   }
-  const seconds = (lastEnd - start) / 1000;
-  return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+  return run.result();
 }
 
 /**
@@ -331,16 +342,10 @@ export async function h2Run(target, { sessions, streams, duration, path, expectS
 export async function grpcUnaryRun(target, { channels, concurrency, duration, tls }) {
   const { echoClient, waitReady } = await import("./grpc.js");
   const clients = Array.from({ length: channels }, () => echoClient(target, tls));
-  /** @type {number[]} */
-  const times = [];
-  let ok = 0;
-  let failed = 0;
   try {
     await Promise.all(clients.map((client) => waitReady(client)));
     const message = { text: "bench" };
-    const start = performance.now();
-    const deadline = start + duration * 1000;
-    let lastEnd = start;
+    const run = new ClosedLoop(duration);
     /**
      * @param {import("./grpc.js").EchoClient} client
      * @returns {Promise<void>}
@@ -349,24 +354,16 @@ export async function grpcUnaryRun(target, { channels, concurrency, duration, tl
       new Promise((resolve) => {
         const begun = performance.now();
         client.Say(message, (error, response) => {
-          const end = performance.now();
-          lastEnd = Math.max(lastEnd, end);
-          if (!error && response?.text === message.text) {
-            ok++;
-            times.push(end - begun);
-          } else {
-            failed++;
-          }
+          run.complete(begun, !error && response?.text === message.text);
           resolve();
         });
       });
     /** @param {import("./grpc.js").EchoClient} client */
     const loop = async (client) => {
-      while (performance.now() < deadline) await once(client);
+      while (run.running) await once(client);
     };
     await Promise.all(clients.flatMap((client) => Array.from({ length: concurrency }, () => loop(client))));
-    const seconds = (lastEnd - start) / 1000;
-    return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+    return run.result();
   } finally {
     for (const client of clients) client.close();
   }
@@ -440,13 +437,7 @@ export async function wsRun(target, { tunnels, inFlight, duration, path, message
   try {
     const refused = opened.find((h) => !h.ws);
     if (refused) throw new Error(`a tunnel did not open: ${refused.error?.message ?? refused.status}`);
-    /** @type {number[]} */
-    const times = [];
-    let ok = 0;
-    let failed = 0;
-    const start = performance.now();
-    const deadline = start + duration * 1000;
-    let lastEnd = start;
+    const run = new ClosedLoop(duration);
     /**
      * @param {import("ws").WebSocket} ws
      * @returns {Promise<void>}
@@ -469,28 +460,21 @@ export async function wsRun(target, { tunnels, inFlight, duration, path, message
           resolve();
         };
         ws.on("message", (data, isBinary) => {
-          const end = performance.now();
-          lastEnd = Math.max(lastEnd, end);
           // one message answers one send
           const begun = /** @type {number} */ (sent.shift());
-          if (!isBinary && String(data) === message) {
-            ok++;
-            times.push(end - begun);
-          } else {
-            failed++;
-          }
-          if (end < deadline) send();
+          const end = run.complete(begun, !isBinary && String(data) === message);
+          if (end < run.deadline) send();
           else if (sent.length === 0) done();
         });
         ws.once("close", () => {
-          failed += sent.length;
+          // what was still in flight never came back
+          run.failed += sent.length;
           done();
         });
         for (let i = 0; i < inFlight; i++) send();
       });
     await Promise.all(sockets.map(loop));
-    const seconds = (lastEnd - start) / 1000;
-    return { requests: ok, seconds, rps: ok / seconds, unexpected: failed, errors: failed, latencyMs: percentiles(times) };
+    return run.result();
   } finally {
     for (const ws of sockets) ws.terminate();
   }
