@@ -148,33 +148,31 @@ async function main() {
     });
     await waitForPort(upstreamPort, { proc: upstreamProc });
     upstream = { proc: upstreamProc, host: "127.0.0.1", port: upstreamPort, url: `http://127.0.0.1:${upstreamPort}` };
-    // The gRPC service (h2c) behind the "grpc" ACL kind, only when a scenario needs it.
+    /**
+     * A bench service from bench/servers/, on the loader's CPU; kept before it is waited for, so that it is stopped either way.
+     * @param {string} name
+     * @param {string} scheme of its URL as guardpost's upstream
+     */
+    const startService = async (name, scheme) => {
+      const port = await freePort();
+      const proc = startProcess({
+        name,
+        command: process.execPath,
+        args: [join(benchDir, "servers", `${name}.js`), JSON.stringify({ host: "127.0.0.1", port })],
+        cwd: repoRoot,
+        logDir,
+        cpu: pinning.plan?.loader,
+      });
+      return { proc, host: "127.0.0.1", port, url: `${scheme}://127.0.0.1:${port}` };
+    };
+    // The gRPC service (h2c) behind the "grpc" ACL kind and the WebSocket echo service behind "ws", only when a scenario needs them.
     if (scenarios.some((s) => s.aclKind === "grpc")) {
-      const port = await freePort();
-      const proc = startProcess({
-        name: "grpc-upstream",
-        command: process.execPath,
-        args: [join(benchDir, "servers", "grpc-upstream.js"), JSON.stringify({ host: "127.0.0.1", port })],
-        cwd: repoRoot,
-        logDir,
-        cpu: pinning.plan?.loader,
-      });
-      grpcUpstream = { proc, host: "127.0.0.1", port, url: `h2c://127.0.0.1:${port}` };
-      await waitForPort(port, { proc });
+      grpcUpstream = await startService("grpc-upstream", "h2c");
+      await waitForPort(grpcUpstream.port, { proc: grpcUpstream.proc });
     }
-    // The WebSocket echo service behind the "ws" ACL kind, likewise.
     if (scenarios.some((s) => s.aclKind === "ws")) {
-      const port = await freePort();
-      const proc = startProcess({
-        name: "ws-upstream",
-        command: process.execPath,
-        args: [join(benchDir, "servers", "ws-upstream.js"), JSON.stringify({ host: "127.0.0.1", port })],
-        cwd: repoRoot,
-        logDir,
-        cpu: pinning.plan?.loader,
-      });
-      wsUpstream = { proc, host: "127.0.0.1", port, url: `http://127.0.0.1:${port}` };
-      await waitForPort(port, { proc });
+      wsUpstream = await startService("ws-upstream", "http");
+      await waitForPort(wsUpstream.port, { proc: wsUpstream.proc });
     }
     /** @param {string} name */
     const nodeFlags = (name) => {
